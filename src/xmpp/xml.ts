@@ -277,7 +277,7 @@ export function parseXml(text: string, limits: XmlLimits = DEFAULT_XML_LIMITS): 
     const [root, ...others] = roots;
     if (root === undefined) refuse("no element");
     if (others.length > 0) refuse("more than one root element");
-    return { ok: true, value: convertElement(root, new Map([["xml", XML_NS]]), 1, limits) };
+    return { ok: true, value: convertElement(root, new Map([["xml", XML_NS], ["", ""]]), 1, limits) };
   } catch (error) {
     if (error instanceof Refused) return { ok: false, error: { reason: error.message } };
     if (error instanceof Error)

@@ -1,0 +1,281 @@
+import type { ApnsEnvironment } from "./store/registration";
+
+/** A configuration variable that is set but unusable. Start-up stops with its message. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`configuration: ${variable} ${problem}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** How a provider is reached. */
+export type ProviderRoute = "direct" | "sns";
+
+/** APNs token authentication of one app (PROTOCOL.md 6.1). */
+export interface ApnsAppConfig {
+  readonly teamId: string;
+  readonly keyId: string;
+  /** The .p8 key, PKCS #8 PEM. */
+  readonly privateKey: string;
+  /** The app's bundle id; VoIP pushes go to `{topic}.voip`. */
+  readonly topic: string;
+  readonly environment: ApnsEnvironment;
+  readonly endpoint: string;
+  readonly sandboxEndpoint: string;
+  readonly via: ProviderRoute;
+}
+
+/** The fields of a Google service-account JSON the gateway uses (PROTOCOL.md 6.2). */
+export interface ServiceAccount {
+  readonly project_id: string;
+  readonly client_email: string;
+  readonly private_key: string;
+  readonly token_uri: string;
+}
+
+export interface FcmAppConfig {
+  readonly serviceAccount: ServiceAccount;
+  readonly endpoint: string;
+  readonly via: ProviderRoute;
+}
+
+/** One app on the gateway: its id and the providers it configures. */
+export interface AppConfig {
+  readonly id: string;
+  readonly apns?: ApnsAppConfig;
+  readonly fcm?: FcmAppConfig;
+}
+
+/** The whole configuration, parsed once at start-up (PROTOCOL.md section 8). */
+export interface GatewayConfig {
+  readonly pushJid: string;
+  readonly gatewayToken?: string;
+  /** Key for nodes that prove their mint time (PROTOCOL.md section 5). */
+  readonly nodeMacKey?: string;
+  readonly apps: ReadonlyMap<string, AppConfig>;
+  readonly defaultApp: string;
+  readonly maxBodyBytes: number;
+}
+
+/** The environment as each runtime hands it over: strings, or JSON values from wrangler.toml `[vars]`. */
+export type ConfigSource = Readonly<Record<string, unknown>>;
+
+export const DEFAULT_APP = "default";
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+const JID_DOMAIN = /^[^\s@/"&'<>:]+$/;
+
+function optionalString(env: ConfigSource, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string") throw new ConfigError(name, "must be a string");
+  return value;
+}
+
+function jsonValue(env: ConfigSource, name: string): unknown {
+  const value = env[name];
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string") return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new ConfigError(name, "is not valid JSON");
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function requireField(record: Record<string, unknown>, field: string, variable: string): string {
+  const value = record[field];
+  if (typeof value !== "string" || value.trim() === "") throw new ConfigError(variable, `has no ${field}`);
+  return value;
+}
+
+function parseUrl(value: string, variable: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(variable, "is not a URL");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new ConfigError(variable, "must be an http(s) URL");
+  return value.replace(/\/+$/, "");
+}
+
+function parseEnvironment(value: unknown, variable: string): ApnsEnvironment {
+  if (value === undefined || value === null || value === "") return "production";
+  if (value === "production" || value === "sandbox") return value;
+  throw new ConfigError(variable, "must be production or sandbox");
+}
+
+function parseRoute(env: ConfigSource, name: string): ProviderRoute {
+  const value = optionalString(env, name) ?? "direct";
+  if (value === "direct") return value;
+  if (value === "sns") throw new ConfigError(name, "is sns, but the SNS route is not built yet: use direct");
+  throw new ConfigError(name, "must be direct or sns");
+}
+
+const PEM_PRIVATE_KEY = /-----BEGIN PRIVATE KEY-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END PRIVATE KEY-----/;
+
+/** Checks that a PEM holds a PKCS #8 private key whose base64 decodes; the provider imports it. */
+function checkPkcs8(pem: string, variable: string): string {
+  const normalized = pem.replace(/\\n/g, "\n");
+  const match = PEM_PRIVATE_KEY.exec(normalized);
+  if (!match?.[1]) throw new ConfigError(variable, "is not a PKCS #8 PEM private key (BEGIN PRIVATE KEY)");
+  try {
+    atob(match[1].replace(/\s+/g, ""));
+  } catch {
+    throw new ConfigError(variable, "has a private key whose base64 does not decode");
+  }
+  return normalized;
+}
+
+/** Parses a service-account JSON, checking the fields the gateway uses. */
+export function parseServiceAccount(value: unknown, variable: string): ServiceAccount {
+  if (!isRecord(value)) throw new ConfigError(variable, "must be a service-account JSON object");
+  const tokenUri = requireField(value, "token_uri", variable);
+  return {
+    project_id: requireField(value, "project_id", variable),
+    client_email: requireField(value, "client_email", variable),
+    private_key: checkPkcs8(requireField(value, "private_key", variable), variable),
+    token_uri: parseUrl(tokenUri, variable),
+  };
+}
+
+interface Endpoints {
+  readonly apns: string;
+  readonly apnsSandbox: string;
+  readonly fcm: string;
+  readonly apnsVia: ProviderRoute;
+  readonly fcmVia: ProviderRoute;
+}
+
+function parseDefaultApp(env: ConfigSource, endpoints: Endpoints): AppConfig {
+  const teamId = optionalString(env, "APNS_TEAM_ID");
+  const keyId = optionalString(env, "APNS_KEY_ID");
+  const privateKey = optionalString(env, "APNS_PRIVATE_KEY");
+  const topic = optionalString(env, "APNS_TOPIC");
+  const apnsNames = { APNS_TEAM_ID: teamId, APNS_KEY_ID: keyId, APNS_PRIVATE_KEY: privateKey, APNS_TOPIC: topic };
+  const apnsSet = Object.values(apnsNames).some((v) => v !== undefined);
+  let apns: ApnsAppConfig | undefined;
+  if (apnsSet) {
+    for (const [name, value] of Object.entries(apnsNames))
+      if (value === undefined) throw new ConfigError(name, "is missing (the other APNS_ variables are set)");
+    apns = {
+      teamId: teamId ?? "",
+      keyId: keyId ?? "",
+      privateKey: checkPkcs8(privateKey ?? "", "APNS_PRIVATE_KEY"),
+      topic: topic ?? "",
+      environment: parseEnvironment(env.APNS_ENVIRONMENT, "APNS_ENVIRONMENT"),
+      endpoint: endpoints.apns,
+      sandboxEndpoint: endpoints.apnsSandbox,
+      via: endpoints.apnsVia,
+    };
+  }
+  const account = jsonValue(env, "FCM_SERVICE_ACCOUNT");
+  const fcm: FcmAppConfig | undefined =
+    account === undefined
+      ? undefined
+      : {
+          serviceAccount: parseServiceAccount(account, "FCM_SERVICE_ACCOUNT"),
+          endpoint: endpoints.fcm,
+          via: endpoints.fcmVia,
+        };
+  return { id: DEFAULT_APP, ...(apns ? { apns } : {}), ...(fcm ? { fcm } : {}) };
+}
+
+function parseAppsEntry(entry: unknown, index: number, endpoints: Endpoints): AppConfig {
+  const where = `APPS[${index}]`;
+  if (!isRecord(entry)) throw new ConfigError("APPS", `entry ${index} is not an object`);
+  const id = entry.id;
+  if (typeof id !== "string" || !/^[A-Za-z0-9._-]{1,100}$/.test(id))
+    throw new ConfigError("APPS", `entry ${index} needs an id of letters, digits, '.', '_' or '-'`);
+  let apns: ApnsAppConfig | undefined;
+  if (entry.apns !== undefined) {
+    if (!isRecord(entry.apns)) throw new ConfigError("APPS", `${where}.apns is not an object`);
+    const variable = `APPS (${id}.apns)`;
+    apns = {
+      teamId: requireField(entry.apns, "teamId", variable),
+      keyId: requireField(entry.apns, "keyId", variable),
+      privateKey: checkPkcs8(requireField(entry.apns, "privateKey", variable), variable),
+      topic: requireField(entry.apns, "topic", variable),
+      environment: parseEnvironment(entry.apns.environment, variable),
+      endpoint: endpoints.apns,
+      sandboxEndpoint: endpoints.apnsSandbox,
+      via: endpoints.apnsVia,
+    };
+  }
+  let fcm: FcmAppConfig | undefined;
+  if (entry.fcm !== undefined) {
+    if (!isRecord(entry.fcm)) throw new ConfigError("APPS", `${where}.fcm is not an object`);
+    let account = entry.fcm.serviceAccount;
+    if (typeof account === "string") {
+      try {
+        account = JSON.parse(account);
+      } catch {
+        throw new ConfigError("APPS", `${id}.fcm.serviceAccount is not valid JSON`);
+      }
+    }
+    fcm = {
+      serviceAccount: parseServiceAccount(account, `APPS (${id}.fcm.serviceAccount)`),
+      endpoint: endpoints.fcm,
+      via: endpoints.fcmVia,
+    };
+  }
+  return { id, ...(apns ? { apns } : {}), ...(fcm ? { fcm } : {}) };
+}
+
+/**
+ * Parses the configuration of PROTOCOL.md section 8 once, at start-up. A variable that is set but
+ * invalid throws a {@link ConfigError} naming it; an unset provider is simply not offered.
+ */
+export function parseConfig(env: ConfigSource): GatewayConfig {
+  const pushJid = optionalString(env, "PUSH_JID") ?? "push.localhost";
+  if (!JID_DOMAIN.test(pushJid)) throw new ConfigError("PUSH_JID", "must be a domain JID such as push.example.net");
+  const endpoints: Endpoints = {
+    apns: parseUrl(optionalString(env, "APNS_ENDPOINT") ?? "https://api.push.apple.com", "APNS_ENDPOINT"),
+    apnsSandbox: parseUrl(
+      optionalString(env, "APNS_SANDBOX_ENDPOINT") ?? "https://api.sandbox.push.apple.com",
+      "APNS_SANDBOX_ENDPOINT",
+    ),
+    fcm: parseUrl(optionalString(env, "FCM_ENDPOINT") ?? "https://fcm.googleapis.com", "FCM_ENDPOINT"),
+    apnsVia: parseRoute(env, "APNS_VIA"),
+    fcmVia: parseRoute(env, "FCM_VIA"),
+  };
+  const apps = new Map<string, AppConfig>();
+  apps.set(DEFAULT_APP, parseDefaultApp(env, endpoints));
+  const list = jsonValue(env, "APPS");
+  if (list !== undefined) {
+    if (!Array.isArray(list)) throw new ConfigError("APPS", "must be a JSON array");
+    list.forEach((entry, index) => {
+      const app = parseAppsEntry(entry, index, endpoints);
+      if (app.id !== DEFAULT_APP && apps.has(app.id)) throw new ConfigError("APPS", `repeats the id ${app.id}`);
+      const base = apps.get(app.id);
+      // An APPS entry named "default" fills in what the single-app variables left unset.
+      apps.set(app.id, base ? { ...base, ...app } : app);
+    });
+  }
+  const maxBody = optionalString(env, "MAX_BODY_BYTES");
+  let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+  if (maxBody !== undefined) {
+    maxBodyBytes = Number(maxBody);
+    if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1024 || maxBodyBytes > 1024 * 1024)
+      throw new ConfigError("MAX_BODY_BYTES", "must be an integer from 1024 to 1048576");
+  }
+  const nodeMacKey = optionalString(env, "NODE_MAC_KEY");
+  if (nodeMacKey !== undefined && nodeMacKey.length < 16)
+    throw new ConfigError("NODE_MAC_KEY", "must have at least 16 characters");
+  const gatewayToken = optionalString(env, "GATEWAY_TOKEN");
+  return {
+    pushJid: pushJid.toLowerCase(),
+    ...(gatewayToken !== undefined ? { gatewayToken } : {}),
+    ...(nodeMacKey !== undefined ? { nodeMacKey } : {}),
+    apps,
+    defaultApp: DEFAULT_APP,
+    maxBodyBytes,
+  };
+}

@@ -1,0 +1,247 @@
+import type { ApnsEnvironment, ProviderId } from "../store/registration";
+import { badPayload, buildCommandReply, type CommandRequest } from "../xmpp/commands";
+import { element } from "../xmpp/element";
+import { buildDataForm, type DataForm, type FieldSpec, firstFormValue, formValue } from "../xmpp/forms";
+import { bareJid, parseJid } from "../xmpp/jid";
+import { NS } from "../xmpp/namespaces";
+import type { StanzaError } from "../xmpp/stanza";
+import type { XmlElement } from "../xmpp/xml";
+import type { GatewayDeps } from "./deps";
+import { PROVIDER_FEATURES, providerFromName, registerDevice, unregisterDevice } from "./register";
+import { mintSessionId } from "./tokens";
+
+/** What a command's execution produced: a result form, an empty completion, or an error. */
+type Execution = { readonly form?: XmlElement } | StanzaError;
+
+interface CommandContext {
+  readonly deps: GatewayDeps;
+  readonly account: string;
+  readonly serviceJid: string;
+  readonly form: DataForm;
+}
+
+/** One ad-hoc command of the push service (PROTOCOL.md 3.2). */
+interface CommandSpec {
+  readonly node: string;
+  readonly name: string;
+  readonly fields: readonly FieldSpec[];
+  execute(context: CommandContext): Promise<Execution>;
+}
+
+/** Features announced in the `register-device` result: what encrypted push this gateway carries. */
+export const ENCRYPTION_FEATURES = [NS.tigaseEncrypt, NS.tigaseEncryptAesGcm, NS.tigaseEncryptOmemo] as const;
+
+function missing(field: string): StanzaError {
+  return { type: "modify", condition: "bad-request", text: `missing field ${field}`, appCondition: badPayload() };
+}
+
+function badRequest(text: string): StanzaError {
+  return { type: "modify", condition: "bad-request", text };
+}
+
+const APP_FIELDS: readonly FieldSpec[] = [
+  { var: "app", type: "text-single", label: "App id (optional)" },
+  { var: "environment", type: "list-single", label: "APNs environment (optional)", options: ["production", "sandbox"] },
+];
+
+function readAppChoice(form: DataForm): { app?: string; environment?: ApnsEnvironment } | StanzaError {
+  const app = formValue(form, "app");
+  const environment = formValue(form, "environment");
+  if (environment !== undefined && environment !== "production" && environment !== "sandbox")
+    return badRequest("environment must be production or sandbox");
+  return { ...(app !== undefined ? { app } : {}), ...(environment !== undefined ? { environment } : {}) };
+}
+
+function isError(value: object): value is StanzaError {
+  return "condition" in value;
+}
+
+const registerTigase: CommandSpec = {
+  node: "register-device",
+  name: "Register device",
+  fields: [
+    {
+      var: "provider",
+      type: "list-single",
+      label: "Push provider",
+      required: true,
+      options: [PROVIDER_FEATURES.apns, PROVIDER_FEATURES.fcm],
+    },
+    { var: "device-token", type: "text-single", label: "Device token", required: true },
+    { var: "device-second-token", type: "text-single", label: "VoIP (PushKit) token" },
+    ...APP_FIELDS,
+  ],
+  async execute(context) {
+    const providerName = formValue(context.form, "provider");
+    if (providerName === undefined) return missing("provider");
+    const provider = providerFromName(providerName);
+    if (!provider) return badRequest(`unknown provider ${providerName.slice(0, 64)}`);
+    const token = formValue(context.form, "device-token");
+    if (token === undefined) return missing("device-token");
+    const voipToken = formValue(context.form, "device-second-token");
+    const choice = readAppChoice(context.form);
+    if (isError(choice)) return choice;
+    const outcome = await registerDevice(context.deps, {
+      style: "token",
+      provider,
+      account: context.account,
+      device: token,
+      token,
+      ...(voipToken !== undefined ? { voipToken } : {}),
+      ...choice,
+      withSecret: false,
+    });
+    if (!outcome.ok) return badRequest(outcome.refusal.reason);
+    const { registration, maxPayloadSize } = outcome;
+    return {
+      form: buildDataForm("result", [
+        { var: "node", type: "text-single", values: [registration.node] },
+        { var: "features", type: "list-multi", values: ENCRYPTION_FEATURES },
+        { var: "max-payload-size", type: "text-single", values: [String(maxPayloadSize)] },
+      ]),
+    };
+  },
+};
+
+const unregisterTigase: CommandSpec = {
+  node: "unregister-device",
+  name: "Unregister device",
+  fields: [
+    {
+      var: "provider",
+      type: "list-single",
+      label: "Push provider",
+      required: true,
+      options: [PROVIDER_FEATURES.apns, PROVIDER_FEATURES.fcm],
+    },
+    { var: "device-token", type: "text-single", label: "Device token", required: true },
+  ],
+  async execute(context) {
+    const providerName = formValue(context.form, "provider");
+    if (providerName === undefined) return missing("provider");
+    const provider = providerFromName(providerName);
+    if (!provider) return badRequest(`unknown provider ${providerName.slice(0, 64)}`);
+    const token = formValue(context.form, "device-token");
+    if (token === undefined) return missing("device-token");
+    await unregisterDevice(context.deps, { style: "token", provider, account: context.account, device: token });
+    return {};
+  },
+};
+
+const DEVICE_ID_FIELDS = ["device-id", "android-id"] as const;
+
+function p2Device(form: DataForm): { device: string; muc?: string } | StanzaError {
+  const device = firstFormValue(form, DEVICE_ID_FIELDS);
+  if (device === undefined) return missing("device-id");
+  const mucText = formValue(form, "muc");
+  if (mucText === undefined) return { device };
+  const muc = parseJid(mucText);
+  if (!muc || muc.local === undefined || muc.resource !== undefined) return badRequest("muc must be a bare JID");
+  return { device, muc: bareJid(muc) };
+}
+
+function registerP2(provider: ProviderId): CommandSpec {
+  return {
+    node: `register-push-${provider}`,
+    name: `Register for ${provider === "fcm" ? "FCM" : "APNs"} push`,
+    fields: [
+      { var: "token", type: "text-single", label: "Device token", required: true },
+      { var: "device-id", type: "text-single", label: "Device id", required: true },
+      { var: "muc", type: "jid-single", label: "Group chat (optional)" },
+      ...APP_FIELDS,
+    ],
+    async execute(context) {
+      const token = formValue(context.form, "token");
+      if (token === undefined) return missing("token");
+      const device = p2Device(context.form);
+      if (isError(device)) return device;
+      const choice = readAppChoice(context.form);
+      if (isError(choice)) return choice;
+      const outcome = await registerDevice(context.deps, {
+        style: "device",
+        provider,
+        account: context.account,
+        ...device,
+        token,
+        ...choice,
+        withSecret: true,
+      });
+      if (!outcome.ok) return badRequest(outcome.refusal.reason);
+      const { registration } = outcome;
+      return {
+        form: buildDataForm("result", [
+          { var: "jid", type: "jid-single", values: [context.serviceJid] },
+          { var: "node", type: "text-single", values: [registration.node] },
+          { var: "secret", type: "text-single", values: [registration.secret ?? ""] },
+        ]),
+      };
+    },
+  };
+}
+
+function unregisterP2(provider: ProviderId): CommandSpec {
+  return {
+    node: `unregister-push-${provider}`,
+    name: `Unregister from ${provider === "fcm" ? "FCM" : "APNs"} push`,
+    fields: [
+      { var: "device-id", type: "text-single", label: "Device id", required: true },
+      { var: "muc", type: "jid-single", label: "Group chat (optional)" },
+    ],
+    async execute(context) {
+      const device = p2Device(context.form);
+      if (isError(device)) return device;
+      const deleted = await unregisterDevice(context.deps, {
+        style: "device",
+        provider,
+        account: context.account,
+        ...device,
+      });
+      return deleted ? {} : { type: "cancel", condition: "item-not-found", text: "no such registration" };
+    },
+  };
+}
+
+/** Every command the push service offers, in the order disco lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  registerTigase,
+  unregisterTigase,
+  registerP2("fcm"),
+  registerP2("apns"),
+  unregisterP2("fcm"),
+  unregisterP2("apns"),
+];
+
+/**
+ * Runs an ad-hoc command (XEP-0050) for the account of `from`. Without a form the command answers
+ * `executing` with a form describing its fields; a follow-up with the form is handled like a one-step
+ * submit (the session holds no state); `cancel` answers `canceled`.
+ * @see https://xmpp.org/extensions/xep-0050.html#execution
+ */
+export async function runCommand(
+  deps: GatewayDeps,
+  from: string | undefined,
+  serviceJid: string,
+  command: CommandRequest,
+): Promise<XmlElement | StanzaError> {
+  const spec = COMMANDS.find((candidate) => candidate.node === command.node);
+  if (!spec) return { type: "cancel", condition: "item-not-found", text: "unknown command" };
+  const sessionId = command.sessionId ?? mintSessionId(deps.randomBytes);
+  if (command.action === "cancel") return buildCommandReply({ node: spec.node, sessionId, status: "canceled" });
+  if (command.action === "prev")
+    return { type: "modify", condition: "bad-request", appCondition: element("bad-action", { xmlns: NS.commands }) };
+  if (!command.form) {
+    if (command.action !== "execute") return missing(spec.fields.find((field) => field.required)?.var ?? "form");
+    return buildCommandReply({
+      node: spec.node,
+      sessionId,
+      status: "executing",
+      form: buildDataForm("form", spec.fields, { title: spec.name }),
+    });
+  }
+  if (command.form.type === "cancel") return buildCommandReply({ node: spec.node, sessionId, status: "canceled" });
+  const jid = parseJid(from);
+  if (!jid || jid.local === undefined) return badRequest("commands must come from a user account");
+  const execution = await spec.execute({ deps, account: bareJid(jid), serviceJid, form: command.form });
+  if (isError(execution)) return execution;
+  return buildCommandReply({ node: spec.node, sessionId, status: "completed", ...execution });
+}

@@ -1,0 +1,30 @@
+import type { GatewayConfig } from "../config";
+import type { ProviderDirectory } from "../push/provider";
+import type { RegistrationStore } from "../store/store";
+import type { Logger } from "./log";
+
+/** Everything the use cases need from the outside, injected by the runtime adapters. */
+export interface GatewayDeps {
+  readonly config: GatewayConfig;
+  readonly store: RegistrationStore;
+  readonly providers: ProviderDirectory;
+  readonly log: Logger;
+  /** Milliseconds since the epoch. */
+  readonly now: () => number;
+  /** Cryptographically strong random bytes. */
+  readonly randomBytes: (length: number) => Uint8Array;
+  /** Waits (a bounded retry's back-off); tests pass one that does not. */
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/** The platform's strong random source (WebCrypto, on Workers and Node alike). */
+export function webCryptoRandomBytes(length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  crypto.getRandomValues(bytes);
+  return bytes;
+}
+
+/** setTimeout as a promise. */
+export function realSleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,62 @@
+import type { ProviderId } from "../store/registration";
+import { element } from "../xmpp/element";
+import { NS } from "../xmpp/namespaces";
+import type { StanzaError } from "../xmpp/stanza";
+import type { XmlElement } from "../xmpp/xml";
+import { COMMANDS } from "./commands";
+import { PROVIDER_FEATURES } from "./register";
+
+
+const SERVICE_FEATURES = [
+  NS.push,
+  NS.discoInfo,
+  NS.discoItems,
+  NS.commands,
+  NS.ping,
+  NS.tigaseEncrypt,
+  NS.tigaseEncryptAesGcm,
+  NS.tigaseEncryptOmemo,
+] as const;
+
+const ITEM_NOT_FOUND: StanzaError = { type: "cancel", condition: "item-not-found" };
+
+/**
+ * Answers disco#info: the push service itself (identity pubsub/push, PROTOCOL.md 3.1) or one of its
+ * command nodes (identity automation/command-node, XEP-0050 section 2.2).
+ * @see https://xmpp.org/extensions/xep-0357.html#disco
+ */
+export function discoInfo(node: string | undefined, offered: readonly ProviderId[]): XmlElement | StanzaError {
+  if (node === undefined || node === "") {
+    const features = [...SERVICE_FEATURES, ...offered.map((provider) => PROVIDER_FEATURES[provider])];
+    return element("query", { xmlns: NS.discoInfo }, [
+      element("identity", { category: "pubsub", type: "push", name: "XMPP push gateway" }),
+      ...features.map((feature) => element("feature", { var: feature })),
+    ]);
+  }
+  const command = COMMANDS.find((candidate) => candidate.node === node);
+  if (command)
+    return element("query", { xmlns: NS.discoInfo, node }, [
+      element("identity", { category: "automation", type: "command-node", name: command.name }),
+      element("feature", { var: NS.commands }),
+      element("feature", { var: NS.dataForms }),
+    ]);
+  if (node === NS.commands)
+    return element("query", { xmlns: NS.discoInfo, node }, [
+      element("identity", { category: "automation", type: "command-list", name: "Push registration commands" }),
+    ]);
+  return ITEM_NOT_FOUND;
+}
+
+/**
+ * Answers disco#items: the command list for `node='http://jabber.org/protocol/commands'` (XEP-0050
+ * section 2.2), echoing the node; no items otherwise.
+ */
+export function discoItems(node: string | undefined, serviceJid: string): XmlElement | StanzaError {
+  if (node === undefined || node === "") return element("query", { xmlns: NS.discoItems });
+  if (node !== NS.commands) return ITEM_NOT_FOUND;
+  return element(
+    "query",
+    { xmlns: NS.discoItems, node },
+    COMMANDS.map((command) => element("item", { jid: serviceJid, node: command.node, name: command.name })),
+  );
+}

@@ -1,0 +1,183 @@
+import type { PushOutcome } from "../push/outcome";
+import { PUBLISH_DEADLINE_MS, PushBudget } from "../push/budget";
+import type { PushProvider, PushRequest } from "../push/provider";
+import { accountDomain, type Registration } from "../store/registration";
+import { parseJid } from "../xmpp/jid";
+import type { PublishRequest } from "../xmpp/publish";
+import type { StanzaError } from "../xmpp/stanza";
+import type { GatewayDeps } from "./deps";
+import { type LogFields, redact } from "./log";
+import { constantTimeEqual, provesRecentMint } from "./tokens";
+
+/** The answer to a publish: an empty result or a stanza error (PROTOCOL.md section 5). */
+export type PublishReply = { readonly kind: "result" } | { readonly kind: "error"; readonly error: StanzaError };
+
+const RESULT: PublishReply = { kind: "result" };
+const ITEM_NOT_FOUND: PublishReply = { kind: "error", error: { type: "cancel", condition: "item-not-found" } };
+const FORBIDDEN: PublishReply = { kind: "error", error: { type: "auth", condition: "forbidden" } };
+const WAIT: PublishReply = { kind: "error", error: { type: "wait", condition: "internal-server-error" } };
+/** Time kept for the retried request itself when deciding whether a Retry-After still fits. */
+const RETRY_MARGIN_MS = 2_000;
+const DEFAULT_RETRY_DELAY_MS = 250;
+
+/** What happened to one publish, for its log line. */
+interface Trace {
+  outcome: string;
+  reason?: string;
+  fallback?: boolean;
+  retried?: boolean;
+}
+
+async function lookUp(deps: GatewayDeps, node: string): Promise<Registration | PublishReply> {
+  let lookup: Awaited<ReturnType<GatewayDeps["store"]["get"]>>;
+  try {
+    lookup = await deps.store.get(node);
+  } catch (error) {
+    deps.log.log("error", "store-failure", { operation: "get", node: redact(node), error: String(error).slice(0, 200) });
+    return WAIT;
+  }
+  if (lookup.kind === "found") return lookup.registration;
+  if (lookup.kind === "absent" && deps.config.nodeMacKey !== undefined) {
+    // A node this gateway minted moments ago may not have reached this KV location yet.
+    if (await provesRecentMint(node, deps.config.nodeMacKey, deps.now())) return WAIT;
+  }
+  return ITEM_NOT_FOUND;
+}
+
+function publisherMayWake(publisher: string | undefined, registration: Registration): boolean {
+  const jid = parseJid(publisher);
+  // XEP-0357 business rules: the user's server publishes, never a full JID.
+  if (!jid || jid.resource !== undefined) return false;
+  return jid.domain === accountDomain(registration.account);
+}
+
+function secretMatches(registration: Registration, offered: string | undefined): boolean {
+  if (registration.secret === undefined) return true;
+  return offered !== undefined && constantTimeEqual(offered, registration.secret);
+}
+
+async function sendWithRetry(
+  deps: GatewayDeps,
+  provider: PushProvider,
+  request: PushRequest,
+  trace: Trace,
+): Promise<PushOutcome> {
+  const outcome = await provider.send(request);
+  if (outcome.kind !== "retry-later" || !request.budget.canRetry) return outcome;
+  const delay = outcome.retryAfterMs ?? DEFAULT_RETRY_DELAY_MS;
+  if (delay + RETRY_MARGIN_MS > request.budget.remainingMs()) return outcome;
+  await deps.sleep(delay);
+  trace.retried = true;
+  return provider.send(request);
+}
+
+async function forget(deps: GatewayDeps, registration: Registration): Promise<PublishReply> {
+  try {
+    await deps.store.delete(registration, "token-dead");
+  } catch (error) {
+    deps.log.log("error", "store-failure", { operation: "delete", node: redact(registration.node), error: String(error).slice(0, 200) });
+    return WAIT;
+  }
+  return ITEM_NOT_FOUND;
+}
+
+async function remember(deps: GatewayDeps, registration: Registration): Promise<void> {
+  try {
+    await deps.store.put(registration);
+  } catch (error) {
+    deps.log.log("warn", "store-failure", { operation: "put", node: redact(registration.node), error: String(error).slice(0, 200) });
+  }
+}
+
+async function deliver(
+  deps: GatewayDeps,
+  registration: Registration,
+  publish: PublishRequest,
+  trace: Trace,
+): Promise<PublishReply> {
+  const provider = deps.providers.get(registration.app, registration.provider);
+  if (!provider) {
+    trace.outcome = "misconfigured";
+    trace.reason = `no ${registration.provider} provider for app ${registration.app}`;
+    return WAIT;
+  }
+  const budget = new PushBudget(deps.now, deps.now() + PUBLISH_DEADLINE_MS);
+  const encrypted = publish.notification.encrypted;
+  // A blob that cannot fit is not sent at all: the fallback push goes out at once (PROTOCOL.md 6.4).
+  const tooLarge = encrypted !== undefined && encrypted.data.length > provider.maxPayloadSize(registration);
+  let request: PushRequest = { registration, notification: publish.notification, budget, withoutEncrypted: tooLarge };
+  trace.fallback = tooLarge || undefined;
+  let outcome = await sendWithRetry(deps, provider, request, trace);
+  if (outcome.kind === "payload-rejected" && encrypted !== undefined && !request.withoutEncrypted) {
+    request = { ...request, withoutEncrypted: true };
+    trace.fallback = true;
+    outcome = await sendWithRetry(deps, provider, request, trace);
+  }
+  trace.outcome = outcome.kind;
+  if (outcome.kind !== "delivered") trace.reason = outcome.reason;
+  switch (outcome.kind) {
+    case "delivered":
+      if (outcome.environment !== undefined && outcome.environment !== registration.environment)
+        await remember(deps, { ...registration, environment: outcome.environment });
+      return RESULT;
+    case "token-dead":
+      // A 410 that predates the last token update speaks of the old token: keep the registration.
+      if (outcome.timestamp !== undefined && outcome.timestamp < registration.tokenUpdatedAt) {
+        trace.outcome = "token-dead-stale";
+        return WAIT;
+      }
+      return forget(deps, registration);
+    case "payload-rejected":
+    case "retry-later":
+    case "misconfigured":
+    case "rejected":
+      return WAIT;
+    default: {
+      const unreachable: never = outcome;
+      throw new Error(`unhandled push outcome ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+const LOUD_OUTCOMES: ReadonlySet<string> = new Set(["misconfigured", "rejected", "payload-rejected"]);
+
+/**
+ * Handles a XEP-0357 publish: finds the registration, checks the publisher and secret, sends the push
+ * and maps the provider's outcome to the reply every XMPP server handles as intended (PROTOCOL.md 5).
+ * @see https://xmpp.org/extensions/xep-0357.html#publishing
+ */
+export async function publishNotification(
+  deps: GatewayDeps,
+  publisher: string | undefined,
+  publish: PublishRequest,
+): Promise<PublishReply> {
+  const started = deps.now();
+  const trace: Trace = { outcome: "unknown" };
+  const found = await lookUp(deps, publish.node);
+  let reply: PublishReply;
+  let fields: LogFields = {};
+  if ("kind" in found) {
+    reply = found;
+    trace.outcome = found === WAIT ? "not-yet-visible" : "unknown-node";
+  } else {
+    fields = { provider: found.provider, app: found.app };
+    if (!publisherMayWake(publisher, found) || !secretMatches(found, publish.secret)) {
+      reply = FORBIDDEN;
+      trace.outcome = "forbidden";
+    } else {
+      reply = await deliver(deps, found, publish, trace);
+    }
+  }
+  const level = LOUD_OUTCOMES.has(trace.outcome) ? "error" : "info";
+  deps.log.log(level, "publish", {
+    node: redact(publish.node),
+    ...fields,
+    outcome: trace.outcome,
+    reason: trace.reason,
+    fallback: trace.fallback,
+    retried: trace.retried,
+    reply: reply.kind === "result" ? "result" : `${reply.error.type}/${reply.error.condition}`,
+    latencyMs: deps.now() - started,
+  });
+  return reply;
+}

@@ -1,0 +1,121 @@
+import type { GatewayDeps } from "../gateway/deps";
+import { providerFromName, registerDevice, unregisterDevice } from "../gateway/register";
+import type { ApnsEnvironment, ProviderId } from "../store/registration";
+import { bareJid, parseJid } from "../xmpp/jid";
+
+/** A REST registration after its JSON was checked. */
+export interface RestRegistration {
+  readonly provider: ProviderId;
+  readonly token: string;
+  readonly account: string;
+  readonly voipToken?: string;
+  readonly environment?: ApnsEnvironment;
+  readonly app?: string;
+  readonly deviceId?: string;
+}
+
+/** A field of a REST body that is missing or wrong. */
+export interface FieldError {
+  readonly error: string;
+  readonly field: string;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function optionalText(body: Record<string, unknown>, field: string): string | undefined | FieldError {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string" || value.trim() === "" || value.length > 4096)
+    return { error: `${field} must be a non-empty string`, field };
+  return value.trim();
+}
+
+function isFieldError(value: unknown): value is FieldError {
+  return isRecord(value) && typeof value.field === "string";
+}
+
+/**
+ * Checks the body of `POST /v1/registrations` (PROTOCOL.md section 2), naming the first bad field.
+ */
+export function parseRestRegistration(body: unknown): RestRegistration | FieldError {
+  if (!isRecord(body)) return { error: "body must be a JSON object", field: "body" };
+  const provider = typeof body.provider === "string" ? providerFromName(body.provider) : undefined;
+  if (provider === undefined) return { error: "provider must be apns or fcm", field: "provider" };
+  const token = optionalText(body, "token");
+  if (isFieldError(token)) return token;
+  if (token === undefined || /\s/.test(token)) return { error: "token is required", field: "token" };
+  const accountText = optionalText(body, "account");
+  if (isFieldError(accountText)) return accountText;
+  const account = parseJid(accountText);
+  if (!account || account.local === undefined) return { error: "account must be a user JID", field: "account" };
+  const voipToken = optionalText(body, "voipToken");
+  if (isFieldError(voipToken)) return voipToken;
+  const environment = optionalText(body, "environment");
+  if (isFieldError(environment)) return environment;
+  if (environment !== undefined && environment !== "production" && environment !== "sandbox")
+    return { error: "environment must be production or sandbox", field: "environment" };
+  const app = optionalText(body, "app");
+  if (isFieldError(app)) return app;
+  const deviceId = optionalText(body, "deviceId");
+  if (isFieldError(deviceId)) return deviceId;
+  return {
+    provider,
+    token,
+    account: bareJid(account),
+    ...(voipToken !== undefined ? { voipToken } : {}),
+    ...(environment !== undefined ? { environment } : {}),
+    ...(app !== undefined ? { app } : {}),
+    ...(deviceId !== undefined ? { deviceId } : {}),
+  };
+}
+
+/** The answer of `POST /v1/registrations`. */
+export type RestRegisterAnswer =
+  | { readonly status: 201; readonly body: { jid: string; node: string; secret: string; maxPayloadSize: number } }
+  | { readonly status: 400; readonly body: FieldError };
+
+/**
+ * Registers over HTTPS. REST registrations always carry a secret; with `deviceId` they behave like p2
+ * ones (identity and FCM account hash use it), otherwise like Tigase ones (keyed by the token).
+ */
+export async function registerOverRest(deps: GatewayDeps, input: RestRegistration): Promise<RestRegisterAnswer> {
+  const result = await registerDevice(deps, {
+    style: input.deviceId !== undefined ? "device" : "token",
+    provider: input.provider,
+    account: input.account,
+    device: input.deviceId ?? input.token,
+    token: input.token,
+    ...(input.voipToken !== undefined ? { voipToken: input.voipToken } : {}),
+    ...(input.environment !== undefined ? { environment: input.environment } : {}),
+    ...(input.app !== undefined ? { app: input.app } : {}),
+    withSecret: true,
+  });
+  if (!result.ok) return { status: 400, body: { error: result.refusal.reason, field: result.refusal.field } };
+  return {
+    status: 201,
+    body: {
+      jid: deps.config.pushJid,
+      node: result.registration.node,
+      secret: result.registration.secret ?? "",
+      maxPayloadSize: result.maxPayloadSize,
+    },
+  };
+}
+
+/**
+ * Siskin's REST unregister (`{"account", "provider", "device-token"}`): drops the token-keyed
+ * registration of that account; answers success whether or not one matched.
+ */
+export async function unregisterOverRest(deps: GatewayDeps, body: unknown): Promise<FieldError | undefined> {
+  if (!isRecord(body)) return { error: "body must be a JSON object", field: "body" };
+  const account = typeof body.account === "string" ? parseJid(body.account) : undefined;
+  if (!account || account.local === undefined) return { error: "account must be a user JID", field: "account" };
+  const provider = typeof body.provider === "string" ? providerFromName(body.provider) : undefined;
+  if (!provider) return { error: "unknown provider", field: "provider" };
+  const token = body["device-token"];
+  if (typeof token !== "string" || token === "") return { error: "device-token is required", field: "device-token" };
+  await unregisterDevice(deps, { style: "token", provider, account: bareJid(account), device: token });
+  return undefined;
+}
