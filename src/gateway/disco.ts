@@ -6,7 +6,6 @@ import type { XmlElement } from "../xmpp/xml";
 import { COMMANDS } from "./commands";
 import { PROVIDER_FEATURES } from "./register";
 
-
 const SERVICE_FEATURES = [
   NS.push,
   NS.discoInfo,

@@ -3,7 +3,7 @@ import { attribute, serialize } from "../xmpp/element";
 import { NS } from "../xmpp/namespaces";
 import { parsePublish, unsupportedPubsub } from "../xmpp/publish";
 import { buildIqError, buildIqResult, classifyStanza, type RequestIq, type StanzaError } from "../xmpp/stanza";
-import { type XmlElement, parseXml } from "../xmpp/xml";
+import { parseXml, type XmlElement } from "../xmpp/xml";
 import { runCommand } from "./commands";
 import type { GatewayDeps } from "./deps";
 import { discoInfo, discoItems } from "./disco";
@@ -19,7 +19,11 @@ function wrongType(expected: "get" | "set"): StanzaError {
   return { type: "modify", condition: "bad-request", text: `this request must be an IQ of type ${expected}` };
 }
 
-async function route(deps: GatewayDeps, iq: RequestIq, serviceJid: string): Promise<XmlElement | StanzaError | undefined> {
+async function route(
+  deps: GatewayDeps,
+  iq: RequestIq,
+  serviceJid: string,
+): Promise<XmlElement | StanzaError | undefined> {
   const { payload } = iq;
   const key = `${payload.ns} ${payload.name}`;
   switch (key) {

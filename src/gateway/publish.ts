@@ -1,5 +1,5 @@
-import type { PushOutcome } from "../push/outcome";
 import { PUBLISH_DEADLINE_MS, PushBudget } from "../push/budget";
+import type { PushOutcome } from "../push/outcome";
 import type { PushProvider, PushRequest } from "../push/provider";
 import { accountDomain, type Registration } from "../store/registration";
 import { parseJid } from "../xmpp/jid";
@@ -33,7 +33,11 @@ async function lookUp(deps: GatewayDeps, node: string): Promise<Registration | P
   try {
     lookup = await deps.store.get(node);
   } catch (error) {
-    deps.log.log("error", "store-failure", { operation: "get", node: redact(node), error: String(error).slice(0, 200) });
+    deps.log.log("error", "store-failure", {
+      operation: "get",
+      node: redact(node),
+      error: String(error).slice(0, 200),
+    });
     return WAIT;
   }
   if (lookup.kind === "found") return lookup.registration;
@@ -75,7 +79,11 @@ async function forget(deps: GatewayDeps, registration: Registration): Promise<Pu
   try {
     await deps.store.delete(registration, "token-dead");
   } catch (error) {
-    deps.log.log("error", "store-failure", { operation: "delete", node: redact(registration.node), error: String(error).slice(0, 200) });
+    deps.log.log("error", "store-failure", {
+      operation: "delete",
+      node: redact(registration.node),
+      error: String(error).slice(0, 200),
+    });
     return WAIT;
   }
   return ITEM_NOT_FOUND;
@@ -85,7 +93,11 @@ async function remember(deps: GatewayDeps, registration: Registration): Promise<
   try {
     await deps.store.put(registration);
   } catch (error) {
-    deps.log.log("warn", "store-failure", { operation: "put", node: redact(registration.node), error: String(error).slice(0, 200) });
+    deps.log.log("warn", "store-failure", {
+      operation: "put",
+      node: redact(registration.node),
+      error: String(error).slice(0, 200),
+    });
   }
 }
 

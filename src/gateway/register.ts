@@ -32,10 +32,14 @@ const MAX_TOKEN_LENGTH = 4096;
  */
 export async function registerDevice(deps: GatewayDeps, input: RegisterInput): Promise<RegisterResult> {
   const app = input.app ?? deps.config.defaultApp;
-  if (!deps.providers.hasApp(app)) return { ok: false, refusal: { field: "app", reason: `unknown app ${app.slice(0, 64)}` } };
+  if (!deps.providers.hasApp(app))
+    return { ok: false, refusal: { field: "app", reason: `unknown app ${app.slice(0, 64)}` } };
   const provider = deps.providers.get(app, input.provider);
   if (!provider)
-    return { ok: false, refusal: { field: "provider", reason: `provider ${input.provider} is not configured on this gateway` } };
+    return {
+      ok: false,
+      refusal: { field: "provider", reason: `provider ${input.provider} is not configured on this gateway` },
+    };
   if (input.token.length > MAX_TOKEN_LENGTH || /\s/.test(input.token))
     return { ok: false, refusal: { field: "token", reason: "device token is malformed" } };
   if (input.voipToken !== undefined && (input.voipToken.length > MAX_TOKEN_LENGTH || /\s/.test(input.voipToken)))
@@ -84,7 +88,11 @@ export async function unregisterDevice(deps: GatewayDeps, identity: Registration
   const existing = await deps.store.findByIdentity(identity);
   if (!existing) return false;
   await deps.store.delete(existing, "unregistered");
-  deps.log.log("info", "registration-deleted", { node: redact(existing.node), provider: existing.provider, reason: "unregistered" });
+  deps.log.log("info", "registration-deleted", {
+    node: redact(existing.node),
+    provider: existing.provider,
+    reason: "unregistered",
+  });
   return true;
 }
 

@@ -30,7 +30,9 @@ export function createApp(deps: GatewayDeps): Hono {
   const app = new Hono();
   const { config } = deps;
   if (config.gatewayToken === undefined)
-    deps.log.log("warn", "no-gateway-token", { detail: "GATEWAY_TOKEN is not set: /xmpp accepts any caller (local development only)" });
+    deps.log.log("warn", "no-gateway-token", {
+      detail: "GATEWAY_TOKEN is not set: /xmpp accepts any caller (local development only)",
+    });
 
   const limit = bodyLimit({
     maxSize: config.maxBodyBytes,

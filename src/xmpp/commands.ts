@@ -37,7 +37,10 @@ export function parseCommand(command: XmlElement): CommandResult {
     if (!parsed.ok) return parsed;
     form = parsed.form;
   }
-  return { ok: true, command: { node, action: action as CommandAction, sessionId: attribute(command, "sessionid"), form } };
+  return {
+    ok: true,
+    command: { node, action: action as CommandAction, sessionId: attribute(command, "sessionid"), form },
+  };
 }
 
 /** A command reply: XEP-0050 `status`, session and optional form. */
@@ -53,10 +56,11 @@ export interface CommandReply {
  * @see https://xmpp.org/extensions/xep-0050.html#execution
  */
 export function buildCommandReply(reply: CommandReply): XmlElement {
-  return element("command", { xmlns: NS.commands, node: reply.node, sessionid: reply.sessionId, status: reply.status }, [
-    reply.status === "executing" && element("actions", { execute: "complete" }, [element("complete")]),
-    reply.form,
-  ]);
+  return element(
+    "command",
+    { xmlns: NS.commands, node: reply.node, sessionid: reply.sessionId, status: reply.status },
+    [reply.status === "executing" && element("actions", { execute: "complete" }, [element("complete")]), reply.form],
+  );
 }
 
 /** The `<bad-payload/>` application condition of XEP-0050 for a missing or bad field. */

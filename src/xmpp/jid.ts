@@ -22,7 +22,8 @@ export function parseJid(text: string | undefined): Jid | undefined {
   const at = bare.indexOf("@");
   const local = at === -1 ? undefined : bare.slice(0, at);
   const domain = (at === -1 ? bare : bare.slice(at + 1)).replace(/\.$/, "");
-  if (local !== undefined && (local.length === 0 || local.length > 1023 || FORBIDDEN_LOCAL.test(local))) return undefined;
+  if (local !== undefined && (local.length === 0 || local.length > 1023 || FORBIDDEN_LOCAL.test(local)))
+    return undefined;
   if (domain.length === 0 || domain.length > 1023 || FORBIDDEN_DOMAIN.test(domain)) return undefined;
   return {
     ...(local !== undefined ? { local: local.toLowerCase() } : {}),

@@ -16,7 +16,10 @@ export interface PublishRequest {
 export type PublishResult = { ok: true; publish: PublishRequest } | { ok: false; error: StanzaError };
 
 function badRequest(text: string, appCondition?: XmlElement): { ok: false; error: StanzaError } {
-  return { ok: false, error: { type: "modify", condition: "bad-request", text, ...(appCondition ? { appCondition } : {}) } };
+  return {
+    ok: false,
+    error: { type: "modify", condition: "bad-request", text, ...(appCondition ? { appCondition } : {}) },
+  };
 }
 
 /** Another pubsub request than a publish: XEP-0060 `feature-not-implemented` with `<unsupported/>`. */
@@ -81,7 +84,9 @@ function readSummary(notification: XmlElement): SummaryResult {
  * section 4: the XEP-0357 summary (Prosody, ejabberd, possibly empty), Tigase encrypted and extras.
  * @see https://xmpp.org/extensions/xep-0357.html#publishing
  */
-export function parseNotification(notification: XmlElement): { ok: true; notification: PushNotification } | { ok: false; reason: string } {
+export function parseNotification(
+  notification: XmlElement,
+): { ok: true; notification: PushNotification } | { ok: false; reason: string } {
   const summaryResult = readSummary(notification);
   if (!summaryResult.ok) return summaryResult;
   const summary = summaryResult.summary;
@@ -111,7 +116,9 @@ export function parseNotification(notification: XmlElement): { ok: true; notific
   };
 }
 
-function readPublishOptions(pubsub: XmlElement): { ok: true; secret: string | undefined } | { ok: false; reason: string } {
+function readPublishOptions(
+  pubsub: XmlElement,
+): { ok: true; secret: string | undefined } | { ok: false; reason: string } {
   const options = childElements(pubsub, "publish-options", NS.pubsub);
   if (options.length > 1) return { ok: false, reason: "publish-options is repeated" };
   const [publishOptions] = options;

@@ -42,8 +42,12 @@ export function classifyStanza(root: XmlElement): StanzaResult {
   const type = attribute(root, "type");
   if (type === "result" || type === "error") return { ok: true, stanza: { kind: "no-reply" } };
   if (type !== "get" && type !== "set")
-    return { ok: true, stanza: { kind: "bad-request", iq: address, reason: "IQ type must be get, set, result or error" } };
-  if (address.id === undefined) return { ok: true, stanza: { kind: "bad-request", iq: address, reason: "IQ without id" } };
+    return {
+      ok: true,
+      stanza: { kind: "bad-request", iq: address, reason: "IQ type must be get, set, result or error" },
+    };
+  if (address.id === undefined)
+    return { ok: true, stanza: { kind: "bad-request", iq: address, reason: "IQ without id" } };
   const children = childElements(root);
   const [payload] = children;
   if (payload === undefined || children.length !== 1)

@@ -219,30 +219,70 @@ function checkProlog(text: string): string {
   return rest;
 }
 
-function checkMarkupOutsideText(text: string): void {
-  // Comments, CDATA and declarations are scanned here because the validator accepts what XML forbids.
-  let at = text.indexOf("<!");
-  while (at !== -1) {
-    if (text.startsWith("<!--", at)) {
-      const end = text.indexOf("-->", at + 4);
-      if (end === -1) refuse("unterminated comment");
-      const body = text.slice(at + 4, end);
-      if (body.includes("--") || body.endsWith("-")) refuse("'--' inside a comment");
-      at = text.indexOf("<!", end + 3);
-    } else if (text.startsWith("<![CDATA[", at)) {
-      const end = text.indexOf("]]>", at + 9);
-      if (end === -1) refuse("unterminated CDATA section");
-      at = text.indexOf("<!", end + 3);
-    } else {
-      refuse("DOCTYPE or other markup declaration");
-    }
-  }
+const START_TAG = new RegExp(
+  `^<[${NAME_START}:][${NAME_CHAR}:]*(?:\\s+[${NAME_START}:][${NAME_CHAR}:]*\\s*=\\s*(?:"[^"<]*"|'[^'<]*'))*\\s*/?>$`,
+);
+const END_TAG = new RegExp(`^</[${NAME_START}:][${NAME_CHAR}:]*\\s*>$`);
+
+function endOf(text: string, from: number, marker: string, what: string): number {
+  const end = text.indexOf(marker, from);
+  if (end === -1) refuse(`unterminated ${what}`);
+  return end + marker.length;
 }
 
-function checkProcessingInstructions(text: string): void {
-  // After the declaration is removed, '<?' is a processing instruction unless it sits in CDATA or a comment.
-  const withoutQuoted = text.replace(/<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->/g, "");
-  if (withoutQuoted.includes("<?")) refuse("processing instruction");
+/* A scan of the markup that the validator of fast-xml-parser lets through although XML 1.0 forbids it:
+ * stray characters in tags (`<x a='1'=>`), text or a second element beside the root, `--` in
+ * comments, DOCTYPE and processing instructions (RFC 6120 11.1). */
+function checkMarkup(text: string): void {
+  let depth = 0;
+  let roots = 0;
+  let at = 0;
+  while (at < text.length) {
+    const open = text.indexOf("<", at);
+    const between = text.slice(at, open === -1 ? text.length : open);
+    if (depth === 0 && between.trim() !== "") refuse("text outside the root element");
+    if (open === -1) break;
+    if (text.startsWith("<!--", open)) {
+      at = endOf(text, open + 4, "-->", "comment");
+      const body = text.slice(open + 4, at - 3);
+      if (body.includes("--") || body.endsWith("-")) refuse("'--' inside a comment");
+    } else if (text.startsWith("<![CDATA[", open)) {
+      if (depth === 0) refuse("CDATA outside the root element");
+      at = endOf(text, open + 9, "]]>", "CDATA section");
+    } else if (text.startsWith("<?", open)) {
+      refuse("processing instruction");
+    } else if (text.startsWith("<!", open)) {
+      refuse("DOCTYPE or other markup declaration");
+    } else {
+      let quote: string | undefined;
+      let close = -1;
+      for (let i = open + 1; i < text.length; i++) {
+        const c = text[i];
+        if (quote !== undefined) {
+          if (c === quote) quote = undefined;
+        } else if (c === "'" || c === '"') quote = c;
+        else if (c === ">") {
+          close = i;
+          break;
+        }
+      }
+      if (close === -1) refuse("unterminated tag");
+      const tag = text.slice(open, close + 1);
+      if (tag.startsWith("</")) {
+        if (!END_TAG.test(tag)) refuse("malformed end tag");
+        depth -= 1;
+        if (depth < 0) refuse("end tag without a start tag");
+      } else {
+        if (!START_TAG.test(tag)) refuse("malformed start tag");
+        if (depth === 0) roots += 1;
+        if (roots > 1) refuse("more than one root element");
+        if (!tag.endsWith("/>")) depth += 1;
+      }
+      at = close + 1;
+    }
+  }
+  if (roots === 0) refuse("no element");
+  if (depth !== 0) refuse("unclosed element");
 }
 
 /**
@@ -256,8 +296,7 @@ export function parseXml(text: string, limits: XmlLimits = DEFAULT_XML_LIMITS): 
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     if (ILLEGAL_CHAR.test(text)) refuse("illegal character");
     const body = checkProlog(text);
-    checkMarkupOutsideText(body);
-    checkProcessingInstructions(body);
+    checkMarkup(body);
     const validation = XMLValidator.validate(body, { allowBooleanAttributes: false });
     if (validation !== true) refuse(`not well-formed: ${validation.err.msg.slice(0, 80)}`);
     const tree: unknown = parser.parse(body);
@@ -277,7 +316,18 @@ export function parseXml(text: string, limits: XmlLimits = DEFAULT_XML_LIMITS): 
     const [root, ...others] = roots;
     if (root === undefined) refuse("no element");
     if (others.length > 0) refuse("more than one root element");
-    return { ok: true, value: convertElement(root, new Map([["xml", XML_NS], ["", ""]]), 1, limits) };
+    return {
+      ok: true,
+      value: convertElement(
+        root,
+        new Map([
+          ["xml", XML_NS],
+          ["", ""],
+        ]),
+        1,
+        limits,
+      ),
+    };
   } catch (error) {
     if (error instanceof Refused) return { ok: false, error: { reason: error.message } };
     if (error instanceof Error)

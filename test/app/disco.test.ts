@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { childElement, childElements } from "../../src/xmpp";
-import { PUSH_JID, errorOf, makeHarness } from "./harness";
+import { errorOf, makeHarness, PUSH_JID } from "./harness";
 
 const DISCO_INFO = `<iq type='get' from='romeo@montague.example/orchard' to='${PUSH_JID}' id='disco1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`;
 
@@ -62,8 +62,13 @@ describe("service discovery", () => {
       `<iq type='get' from='romeo@montague.example/orchard' to='${PUSH_JID}' id='i2'><query xmlns='http://jabber.org/protocol/disco#info' node='register-device'/></iq>`,
     );
     const query = childElement(reply, "query");
-    expect(query && childElement(query, "identity")?.attrs).toMatchObject({ category: "automation", type: "command-node" });
-    expect(query && childElements(query, "feature").map((f) => f.attrs.var)).toContain("http://jabber.org/protocol/commands");
+    expect(query && childElement(query, "identity")?.attrs).toMatchObject({
+      category: "automation",
+      type: "command-node",
+    });
+    expect(query && childElements(query, "feature").map((f) => f.attrs.var)).toContain(
+      "http://jabber.org/protocol/commands",
+    );
   });
 
   it("answers item-not-found for an unknown disco node", async () => {
@@ -76,14 +81,18 @@ describe("service discovery", () => {
 
   it("answers a ping with an empty result", async () => {
     const h = makeHarness();
-    const reply = await h.iq(`<iq type='get' from='montague.example' to='${PUSH_JID}' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>`);
+    const reply = await h.iq(
+      `<iq type='get' from='montague.example' to='${PUSH_JID}' id='ping1'><ping xmlns='urn:xmpp:ping'/></iq>`,
+    );
     expect(reply.attrs).toMatchObject({ type: "result", id: "ping1", from: PUSH_JID, to: "montague.example" });
     expect(reply.children).toEqual([]);
   });
 
   it("answers service-unavailable to an IQ it does not handle", async () => {
     const h = makeHarness();
-    const reply = await h.iq(`<iq type='get' from='a@b.example/c' to='${PUSH_JID}' id='v1'><query xmlns='jabber:iq:version'/></iq>`);
+    const reply = await h.iq(
+      `<iq type='get' from='a@b.example/c' to='${PUSH_JID}' id='v1'><query xmlns='jabber:iq:version'/></iq>`,
+    );
     expect(errorOf(reply)).toBe("cancel/service-unavailable");
   });
 });

@@ -5,7 +5,7 @@ import type { LogFields, LogLevel } from "../../src/gateway/log";
 import { createApp } from "../../src/http/app";
 import type { PushProvider } from "../../src/push";
 import { MemoryRegistrationStore, type RegistrationStore } from "../../src/store";
-import { childElement, childElements, textOf, type XmlElement, parseXml } from "../../src/xmpp";
+import { childElement, childElements, parseXml, textOf, type XmlElement } from "../../src/xmpp";
 import { ProgrammableProvider, programmableDirectory } from "../fakes/programmable-provider";
 
 export const PUSH_JID = "push.example.net";
@@ -105,7 +105,9 @@ export function makeHarness(options: HarnessOptions = {}): Harness {
 export function errorOf(reply: XmlElement): string | undefined {
   const error = childElement(reply, "error");
   if (!error) return undefined;
-  const condition = childElements(error).find((child) => child.ns === "urn:ietf:params:xml:ns:xmpp-stanzas" && child.name !== "text");
+  const condition = childElements(error).find(
+    (child) => child.ns === "urn:ietf:params:xml:ns:xmpp-stanzas" && child.name !== "text",
+  );
   return `${error.attrs.type}/${condition?.name}`;
 }
 
@@ -134,7 +136,12 @@ export function registerDeviceIq(options: {
   voipToken?: string;
   extra?: string;
 }): string {
-  const { from = "romeo@montague.example/orchard", id = "reg-1", provider = "tigase:messenger:apns:1", token = "apns-token-1" } = options;
+  const {
+    from = "romeo@montague.example/orchard",
+    id = "reg-1",
+    provider = "tigase:messenger:apns:1",
+    token = "apns-token-1",
+  } = options;
   return `<iq xmlns='jabber:component:accept' type='set' from='${from}' to='${PUSH_JID}' id='${id}'>
   <command xmlns='http://jabber.org/protocol/commands' node='register-device' action='execute'>
     <x xmlns='jabber:x:data' type='submit'>
@@ -146,13 +153,32 @@ export function registerDeviceIq(options: {
 }
 
 /** A register-push-fcm command as Conversations sends it. */
-export function registerP2Iq(options: { from?: string; id?: string; token?: string; deviceId?: string; muc?: string; provider?: "fcm" | "apns" }): string {
-  const { from = "juliet@capulet.example/phone", id = "p2-1", token = "fcm-token-1", deviceId = "a1b2c3d4", provider = "fcm" } = options;
+export function registerP2Iq(options: {
+  from?: string;
+  id?: string;
+  token?: string;
+  deviceId?: string;
+  muc?: string;
+  provider?: "fcm" | "apns";
+}): string {
+  const {
+    from = "juliet@capulet.example/phone",
+    id = "p2-1",
+    token = "fcm-token-1",
+    deviceId = "a1b2c3d4",
+    provider = "fcm",
+  } = options;
   return `<iq type='set' from='${from}' to='${PUSH_JID}' id='${id}'><command xmlns='http://jabber.org/protocol/commands' node='register-push-${provider}' action='execute'><x xmlns='jabber:x:data' type='submit'><field var='token'><value>${token}</value></field><field var='android-id'><value>${deviceId}</value></field>${options.muc ? `<field var='muc'><value>${options.muc}</value></field>` : ""}</x></command></iq>`;
 }
 
 /** A publish as Prosody's mod_cloud_notify sends it, with an optional secret. */
-export function publishIq(options: { node: string; from?: string; id?: string; notification?: string; secret?: string }): string {
+export function publishIq(options: {
+  node: string;
+  from?: string;
+  id?: string;
+  notification?: string;
+  secret?: string;
+}): string {
   const { node, from = "montague.example", id = "pub-1" } = options;
   const notification =
     options.notification ??

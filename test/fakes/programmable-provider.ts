@@ -1,4 +1,4 @@
-import type { PushOutcome, PushProvider, PushRequest, ProviderDirectory } from "../../src/push";
+import type { ProviderDirectory, PushOutcome, PushProvider, PushRequest } from "../../src/push";
 import type { ProviderId, Registration } from "../../src/store";
 
 /**

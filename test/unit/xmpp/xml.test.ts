@@ -4,7 +4,9 @@ import { parseXml } from "../../../src/xmpp/xml";
 
 describe("parseXml", () => {
   it("resolves default and prefixed namespaces", () => {
-    const result = parseXml(`<iq xmlns='jabber:client' type='set' id='a&amp;b'><p:x xmlns:p='urn:p'>t&lt;&#65;<![CDATA[<z>]]></p:x></iq>`);
+    const result = parseXml(
+      `<iq xmlns='jabber:client' type='set' id='a&amp;b'><p:x xmlns:p='urn:p'>t&lt;&#65;<![CDATA[<z>]]></p:x></iq>`,
+    );
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.value.ns).toBe("jabber:client");
@@ -30,6 +32,8 @@ describe("parseXml", () => {
 
   it("round-trips through serialize", () => {
     const result = parseXml(`<a xmlns='u' k='1 &apos;2&apos;'>x &amp; y<b/></a>`);
-    expect(result.ok && serialize(result.value)).toBe(`<a xmlns='u' k='1 &apos;2&apos;'>x &amp; y<b xmlns='u'/></a>`.replace(" xmlns='u'/>", "/>"));
+    expect(result.ok && serialize(result.value)).toBe(
+      `<a xmlns='u' k='1 &apos;2&apos;'>x &amp; y<b xmlns='u'/></a>`.replace(" xmlns='u'/>", "/>"),
+    );
   });
 });

@@ -1,0 +1,106 @@
+import type { CryptoKey } from "jose";
+import type { ApnsAppConfig } from "../../config";
+import type { PushBudget } from "../../push/budget";
+import type { PushOutcome } from "../../push/outcome";
+import type { PushProvider, PushRequest } from "../../push/provider";
+import type { ApnsEnvironment, Registration } from "../../store/registration";
+import { BUDGET_SPENT } from "../budget-spent";
+import { type CredentialCache, CredentialUnavailable } from "../credentials";
+import { utf8Length } from "../payload-measure";
+import { requestWithDeadline } from "../provider-request";
+import type { HttpTransport } from "../transport";
+import { type ApnsAnswer, apnsOutcome, readApnsAnswer } from "./answer";
+import { type ApnsPush, apnsBodyLimit, apnsHeaders, apnsMaxPayloadSize, buildApnsPush } from "./payload";
+import { apnsCredentialKey, mintApnsProviderToken } from "./provider-token";
+
+export interface ApnsProviderOptions {
+  readonly app: ApnsAppConfig;
+  /** The app's .p8 key, imported for ES256 (see `createProviderDirectory`). */
+  readonly signingKey: CryptoKey;
+  readonly transport: HttpTransport;
+  readonly credentials: CredentialCache;
+  readonly now: () => number;
+}
+
+/** Per-send state: the provider token is re-minted at most once per push. */
+interface SendState {
+  reminted: boolean;
+}
+
+type Attempt =
+  | { readonly answered: true; readonly answer: ApnsAnswer }
+  | { readonly answered: false; readonly outcome: PushOutcome };
+
+/**
+ * APNs over HTTP/2 with token authentication (PROTOCOL.md 6.1). Besides the one bounded retry the
+ * publish use case may make, it retries only twice, each time taking from the budget: in the sandbox
+ * once when production says `BadDeviceToken`, and once after re-minting on `ExpiredProviderToken`.
+ * @see https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
+ */
+export class ApnsProvider implements PushProvider {
+  readonly id = "apns" as const;
+
+  constructor(private readonly options: ApnsProviderOptions) {}
+
+  async send(request: PushRequest): Promise<PushOutcome> {
+    const { registration, budget } = request;
+    const push = buildApnsPush(registration, request.notification, { withoutEncrypted: request.withoutEncrypted });
+    const bytes = utf8Length(push.body);
+    if (bytes > apnsBodyLimit(push))
+      return { kind: "payload-rejected", reason: `APNs body of ${bytes} bytes is over ${apnsBodyLimit(push)}` };
+    const state: SendState = { reminted: false };
+    const environment = registration.environment ?? this.options.app.environment;
+    const first = await this.attempt(push, environment, budget, state);
+    if (!first.answered) return first.outcome;
+    if (environment === "production" && first.answer.reason === "BadDeviceToken") {
+      const second = await this.attempt(push, "sandbox", budget, state);
+      if (!second.answered) return second.outcome;
+      const outcome = apnsOutcome(second.answer);
+      return outcome.kind === "delivered" ? { kind: "delivered", environment: "sandbox" } : outcome;
+    }
+    return apnsOutcome(first.answer);
+  }
+
+  maxPayloadSize(registration: Registration): number {
+    return apnsMaxPayloadSize(registration);
+  }
+
+  private async attempt(
+    push: ApnsPush,
+    environment: ApnsEnvironment,
+    budget: PushBudget,
+    state: SendState,
+  ): Promise<Attempt> {
+    const { app, transport, credentials, now } = this.options;
+    if (!budget.take()) return { answered: false, outcome: BUDGET_SPENT };
+    const key = apnsCredentialKey(app);
+    let providerToken: string;
+    try {
+      providerToken = await credentials.get(key, () =>
+        mintApnsProviderToken({ teamId: app.teamId, keyId: app.keyId, signingKey: this.options.signingKey }, now()),
+      );
+    } catch (error) {
+      if (error instanceof CredentialUnavailable) return { answered: false, outcome: error.outcome };
+      throw error;
+    }
+    const endpoint = environment === "sandbox" ? app.sandboxEndpoint : app.endpoint;
+    const exchange = await requestWithDeadline(
+      transport,
+      `${endpoint}/3/device/${encodeURIComponent(push.deviceToken)}`,
+      {
+        method: "POST",
+        headers: { authorization: `bearer ${providerToken}`, ...apnsHeaders(push, app.topic, now()) },
+        body: push.body,
+      },
+      budget.remainingMs(),
+    );
+    if (!exchange.ok) return { answered: false, outcome: exchange.outcome };
+    const answer = readApnsAnswer(exchange.response, now());
+    if (answer.status === 403 && answer.reason === "ExpiredProviderToken" && !state.reminted) {
+      state.reminted = true;
+      await credentials.invalidate(key, providerToken);
+      return this.attempt(push, environment, budget, state);
+    }
+    return { answered: true, answer };
+  }
+}

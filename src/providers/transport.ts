@@ -1,0 +1,22 @@
+/** The request a provider hands to the transport: always a method, string headers and a string body. */
+export interface HttpTransportRequest {
+  readonly method: string;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  readonly signal?: AbortSignal;
+}
+
+/** The part of a fetch `Response` that providers read. */
+export interface HttpTransportResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
+/**
+ * The fetch-like seam every provider talks through (DESIGN.md: inject the transport). On Workers it is
+ * the global `fetch`; on Node and Lambda a `node:http2` session satisfies it, since APNs speaks HTTP/2
+ * only. Providers never touch the global `fetch` themselves, so tests hand them canned responses.
+ * @see https://developer.mozilla.org/docs/Web/API/Window/fetch
+ */
+export type HttpTransport = (url: string, init: HttpTransportRequest) => Promise<HttpTransportResponse>;
