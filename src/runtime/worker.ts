@@ -1,5 +1,51 @@
+import { ConfigError } from "../config";
+import { jsonLogger } from "../gateway/log";
+import type { HttpTransport } from "../providers";
+import { KvRegistrationStore } from "../store/kv";
+import { buildGateway, configSource, type Gateway } from "./gateway";
+
+type Built = { readonly gateway: Gateway } | { readonly error: ConfigError };
+
+const log = jsonLogger((line) => console.log(line));
+
+/** Workers' `fetch` as the providers' transport (HTTP/1.1 or HTTP/2 as Cloudflare's edge negotiates). */
+const fetchTransport: HttpTransport = (url, init) => fetch(url, init);
+
+let built: Promise<Built> | undefined;
+
+async function build(env: Env): Promise<Built> {
+  try {
+    const kv = env.REGISTRATIONS;
+    if (kv === undefined) throw new ConfigError("REGISTRATIONS", "KV binding is missing (see wrangler.toml)");
+    const gateway = await buildGateway(configSource(env), {
+      store: () => new KvRegistrationStore(kv),
+      transport: fetchTransport,
+      log,
+    });
+    return { gateway };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    log.log("error", "configuration-error", { variable: error.variable, detail: error.message });
+    return { error };
+  }
+}
+
+/**
+ * The Cloudflare Workers entry: configuration is parsed once per isolate, from the first request's
+ * environment; a bad value answers every request with a 500 naming the variable.
+ * @see https://developers.cloudflare.com/workers/runtime-apis/handlers/fetch/
+ */
 export default {
-  fetch() {
-    return new Response("x");
+  async fetch(request, env, ctx): Promise<Response> {
+    built ??= build(env);
+    let result: Built;
+    try {
+      result = await built;
+    } catch (error) {
+      built = undefined;
+      throw error;
+    }
+    if ("error" in result) return new Response(`${result.error.message}\n`, { status: 500 });
+    return result.gateway.app.fetch(request, env, ctx);
   },
-};
+} satisfies ExportedHandler<Env>;
