@@ -1,0 +1,80 @@
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { KvRegistrationStore } from "../../src/store";
+import { errorOf, formField, makeHarness, publishIq, registerDeviceIq, registerP2Iq } from "../shared/harness";
+
+function kvHarness() {
+  return makeHarness({ store: new KvRegistrationStore(env.REGISTRATIONS) });
+}
+
+describe("the gateway over Workers KV, inside workerd", () => {
+  it("registers, and registering again returns the same node", async () => {
+    const h = kvHarness();
+    const first = formField(await h.iq(registerDeviceIq({ token: "kv-token-1" })), "node")?.values[0];
+    const second = formField(await h.iq(registerDeviceIq({ token: "kv-token-1", id: "again" })), "node")?.values[0];
+    expect(first).toBeTruthy();
+    expect(second).toBe(first);
+  });
+
+  it("gives two accounts on one token two nodes", async () => {
+    const h = kvHarness();
+    const romeo = formField(await h.iq(registerDeviceIq({ token: "shared-token" })), "node")?.values[0];
+    const juliet = formField(
+      await h.iq(registerDeviceIq({ token: "shared-token", from: "juliet@capulet.example/balcony" })),
+      "node",
+    )?.values[0];
+    expect(juliet).not.toBe(romeo);
+  });
+
+  it("publishes to a registration kept in KV, with the p2 secret", async () => {
+    const h = kvHarness();
+    const reply = await h.iq(registerP2Iq({ token: "kv-fcm" }));
+    const node = formField(reply, "node")?.values[0] ?? "";
+    const secret = formField(reply, "secret")?.values[0] ?? "";
+    expect(errorOf(await h.iq(publishIq({ node, from: "capulet.example" })))).toBe("auth/forbidden");
+    expect((await h.iq(publishIq({ node, from: "capulet.example", secret }))).attrs.type).toBe("result");
+    expect(h.fcm.sent.map((request) => request.registration.token)).toEqual(["kv-fcm"]);
+  });
+
+  it("unregisters; the deleted node stays dead and a new registration gets a new node", async () => {
+    const h = kvHarness();
+    const node = formField(await h.iq(registerDeviceIq({ token: "kv-gone" })), "node")?.values[0] ?? "";
+    h.apns.willAnswer({ kind: "token-dead", reason: "Unregistered" });
+    expect(errorOf(await h.iq(publishIq({ node })))).toBe("cancel/item-not-found");
+    expect(errorOf(await h.iq(publishIq({ node, id: "later" })))).toBe("cancel/item-not-found");
+    expect(h.apns.sent).toHaveLength(1);
+    const fresh = formField(await h.iq(registerDeviceIq({ token: "kv-gone", id: "new" })), "node")?.values[0];
+    expect(fresh).toBeTruthy();
+    expect(fresh).not.toBe(node);
+  });
+
+  it("answers item-not-found for a node KV never had", async () => {
+    const h = kvHarness();
+    expect(errorOf(await h.iq(publishIq({ node: "never-minted-here" })))).toBe("cancel/item-not-found");
+  });
+});
+
+describe("the Worker's fetch handler", () => {
+  const post = (body: string) =>
+    exports.default.fetch(
+      new Request("http://gateway.test/xmpp", { method: "POST", headers: { "content-type": "application/xml" }, body }),
+    );
+
+  it("answers health, disco#info and a publish to an unknown node", async () => {
+    const health = await exports.default.fetch(new Request("http://gateway.test/health"));
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: "ok", jid: "push.localhost" });
+    const disco = await post(
+      "<iq type='get' from='example.com' to='push.localhost' id='d1'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+    );
+    expect(await disco.text()).toContain("<identity category='pubsub' type='push'");
+    const publish = await post(
+      "<iq type='set' from='example.com' to='push.localhost' id='p1'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='nope'><item><notification xmlns='urn:xmpp:push:0'/></item></publish></pubsub></iq>",
+    );
+    expect(await publish.text()).toContain("<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>");
+  });
+
+  it("answers 400 to malformed XML", async () => {
+    expect((await post("<iq")).status).toBe(400);
+  });
+});
