@@ -56,28 +56,39 @@ function isError(value: object): value is StanzaError {
   return "condition" in value;
 }
 
+const TIGASE_DEVICE_FIELDS: readonly FieldSpec[] = [
+  {
+    var: "provider",
+    type: "list-single",
+    label: "Push provider",
+    required: true,
+    options: [PROVIDER_FEATURES.apns, PROVIDER_FEATURES.fcm],
+  },
+  { var: "device-token", type: "text-single", label: "Device token", required: true },
+];
+
+function readTigaseDevice(form: DataForm): { provider: ProviderId; token: string } | StanzaError {
+  const providerName = formValue(form, "provider");
+  if (providerName === undefined) return missing("provider");
+  const provider = providerFromName(providerName);
+  if (!provider) return badRequest(`unknown provider ${providerName.slice(0, 64)}`);
+  const token = formValue(form, "device-token");
+  if (token === undefined) return missing("device-token");
+  return { provider, token };
+}
+
 const registerTigase: CommandSpec = {
   node: "register-device",
   name: "Register device",
   fields: [
-    {
-      var: "provider",
-      type: "list-single",
-      label: "Push provider",
-      required: true,
-      options: [PROVIDER_FEATURES.apns, PROVIDER_FEATURES.fcm],
-    },
-    { var: "device-token", type: "text-single", label: "Device token", required: true },
+    ...TIGASE_DEVICE_FIELDS,
     { var: "device-second-token", type: "text-single", label: "VoIP (PushKit) token" },
     ...APP_FIELDS,
   ],
   async execute(context) {
-    const providerName = formValue(context.form, "provider");
-    if (providerName === undefined) return missing("provider");
-    const provider = providerFromName(providerName);
-    if (!provider) return badRequest(`unknown provider ${providerName.slice(0, 64)}`);
-    const token = formValue(context.form, "device-token");
-    if (token === undefined) return missing("device-token");
+    const device = readTigaseDevice(context.form);
+    if (isError(device)) return device;
+    const { provider, token } = device;
     const voipToken = formValue(context.form, "device-second-token");
     const choice = readAppChoice(context.form);
     if (isError(choice)) return choice;
@@ -107,22 +118,12 @@ const unregisterTigase: CommandSpec = {
   node: "unregister-device",
   name: "Unregister device",
   fields: [
-    {
-      var: "provider",
-      type: "list-single",
-      label: "Push provider",
-      required: true,
-      options: [PROVIDER_FEATURES.apns, PROVIDER_FEATURES.fcm],
-    },
-    { var: "device-token", type: "text-single", label: "Device token", required: true },
+    ...TIGASE_DEVICE_FIELDS,
   ],
   async execute(context) {
-    const providerName = formValue(context.form, "provider");
-    if (providerName === undefined) return missing("provider");
-    const provider = providerFromName(providerName);
-    if (!provider) return badRequest(`unknown provider ${providerName.slice(0, 64)}`);
-    const token = formValue(context.form, "device-token");
-    if (token === undefined) return missing("device-token");
+    const device = readTigaseDevice(context.form);
+    if (isError(device)) return device;
+    const { provider, token } = device;
     await unregisterDevice(context.deps, { style: "token", provider, account: context.account, device: token });
     return {};
   },
