@@ -1,0 +1,96 @@
+import { generateKeyPairSync } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../src/config";
+
+const ecPem = generateKeyPairSync("ec", { namedCurve: "P-256" })
+  .privateKey.export({ type: "pkcs8", format: "pem" })
+  .toString();
+const rsaPem = generateKeyPairSync("rsa", { modulusLength: 2048 })
+  .privateKey.export({ type: "pkcs8", format: "pem" })
+  .toString();
+const APNS = {
+  APNS_TEAM_ID: "TEAM123456",
+  APNS_KEY_ID: "KEY1234567",
+  APNS_PRIVATE_KEY: ecPem,
+  APNS_TOPIC: "im.example",
+};
+const ACCOUNT = {
+  project_id: "p",
+  client_email: "a@p.iam.gserviceaccount.com",
+  private_key: rsaPem,
+  token_uri: "https://oauth2.googleapis.com/token",
+};
+
+function errorOf(env: Record<string, unknown>): string | undefined {
+  try {
+    parseConfig(env);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return error.variable;
+    throw error;
+  }
+}
+
+describe("parseConfig (PROTOCOL.md 8)", () => {
+  it("has working defaults and offers no provider when none is set", () => {
+    const config = parseConfig({});
+    expect(config.pushJid).toBe("push.localhost");
+    expect(config.maxBodyBytes).toBe(65536);
+    expect(config.apps.get("default")).toEqual({ id: "default" });
+    expect(config.gatewayToken).toBeUndefined();
+  });
+
+  it("reads the single-app APNs and FCM variables into the default app", () => {
+    const config = parseConfig({ ...APNS, APNS_ENVIRONMENT: "sandbox", FCM_SERVICE_ACCOUNT: JSON.stringify(ACCOUNT) });
+    const app = config.apps.get("default");
+    expect(app?.apns).toMatchObject({
+      teamId: "TEAM123456",
+      topic: "im.example",
+      environment: "sandbox",
+      endpoint: "https://api.push.apple.com",
+    });
+    expect(app?.fcm?.serviceAccount.project_id).toBe("p");
+  });
+
+  it("accepts the service account as an object (wrangler.toml vars) and a PEM with escaped newlines", () => {
+    const config = parseConfig({ FCM_SERVICE_ACCOUNT: { ...ACCOUNT, private_key: rsaPem.replace(/\n/g, "\\n") } });
+    expect(config.apps.get("default")?.fcm?.serviceAccount.private_key).toContain("\n");
+  });
+
+  it("reads APPS entries beside the default app", () => {
+    const config = parseConfig({
+      APPS: JSON.stringify([
+        {
+          id: "im.example",
+          apns: { teamId: "T", keyId: "K", privateKey: ecPem, topic: "im.example" },
+          fcm: { serviceAccount: ACCOUNT },
+        },
+      ]),
+    });
+    expect([...config.apps.keys()]).toEqual(["default", "im.example"]);
+  });
+
+  it.each([
+    ["PUSH_JID", { PUSH_JID: "not a jid" }],
+    ["APNS_TOPIC", { ...APNS, APNS_TOPIC: undefined }],
+    ["APNS_PRIVATE_KEY", { ...APNS, APNS_PRIVATE_KEY: "garbage" }],
+    ["APNS_ENVIRONMENT", { ...APNS, APNS_ENVIRONMENT: "staging" }],
+    ["APNS_ENDPOINT", { APNS_ENDPOINT: "ftp://x" }],
+    ["FCM_SERVICE_ACCOUNT", { FCM_SERVICE_ACCOUNT: "{not json" }],
+    ["FCM_SERVICE_ACCOUNT", { FCM_SERVICE_ACCOUNT: JSON.stringify({ ...ACCOUNT, private_key: undefined }) }],
+    ["FCM_SERVICE_ACCOUNT", { FCM_SERVICE_ACCOUNT: JSON.stringify({ ...ACCOUNT, token_uri: "nope" }) }],
+    ["APPS", { APPS: "{}" }],
+    ["APPS", { APPS: JSON.stringify([{ id: "a" }, { id: "a" }]) }],
+    ["APPS", { APPS: JSON.stringify([{ id: "bad id" }]) }],
+    ["APNS_VIA", { APNS_VIA: "sns" }],
+    ["FCM_VIA", { FCM_VIA: "carrier-pigeon" }],
+    ["NODE_MAC_KEY", { NODE_MAC_KEY: "short" }],
+    ["MAX_BODY_BYTES", { MAX_BODY_BYTES: "lots" }],
+  ])("stops with an error naming %s", (variable, env) => {
+    expect(errorOf(env)).toBe(variable);
+  });
+
+  it("says a route that is not built yet is not built yet", () => {
+    expect(() => parseConfig({ FCM_VIA: "sns" })).toThrow(/not built yet/);
+  });
+});
