@@ -117,9 +117,7 @@ const registerTigase: CommandSpec = {
 const unregisterTigase: CommandSpec = {
   node: "unregister-device",
   name: "Unregister device",
-  fields: [
-    ...TIGASE_DEVICE_FIELDS,
-  ],
+  fields: [...TIGASE_DEVICE_FIELDS],
   async execute(context) {
     const device = readTigaseDevice(context.form);
     if (isError(device)) return device;
