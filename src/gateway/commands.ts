@@ -1,3 +1,4 @@
+import { ENCRYPTED_PUSH_FEATURES } from "../omemo/namespaces";
 import type { ApnsEnvironment, ProviderId } from "../store/registration";
 import { badPayload, buildCommandReply, type CommandRequest } from "../xmpp/commands";
 import { element } from "../xmpp/element";
@@ -27,9 +28,6 @@ interface CommandSpec {
   readonly fields: readonly FieldSpec[];
   execute(context: CommandContext): Promise<Execution>;
 }
-
-/** Features announced in the `register-device` result: what encrypted push this gateway carries. */
-export const ENCRYPTION_FEATURES = [NS.tigaseEncrypt, NS.tigaseEncryptAesGcm, NS.tigaseEncryptOmemo] as const;
 
 function missing(field: string): StanzaError {
   return { type: "modify", condition: "bad-request", text: `missing field ${field}`, appCondition: badPayload() };
@@ -107,7 +105,7 @@ const registerTigase: CommandSpec = {
     return {
       form: buildDataForm("result", [
         { var: "node", type: "text-single", values: [registration.node] },
-        { var: "features", type: "list-multi", values: ENCRYPTION_FEATURES },
+        { var: "features", type: "list-multi", values: ENCRYPTED_PUSH_FEATURES },
         { var: "max-payload-size", type: "text-single", values: [String(maxPayloadSize)] },
       ]),
     };
