@@ -1,16 +1,15 @@
 import { component, type XmppElement, type XmppStatus } from "@xmpp/component";
 import type { Logger } from "../gateway/log";
 import { type BackoffOptions, DEFAULT_BACKOFF, reconnectDelay } from "./backoff";
-import type { BridgeConfig } from "./config";
-import { gatewayPoster } from "./gateway-client";
+import type { ComponentConfig } from "./config";
 import { type PostStanza, Relay } from "./relay";
 import type { IncomingStanza } from "./stanza";
 
 export interface BridgeOptions {
-  readonly config: BridgeConfig;
+  readonly config: ComponentConfig;
   readonly log: Logger;
-  /** How stanzas reach the gateway; default: `fetch` to `{GATEWAY_URL}/xmpp`. */
-  readonly post?: PostStanza;
+  /** How stanzas reach the gateway: `gatewayPoster()` over HTTP, or in process (`npm run serve`). */
+  readonly post: PostStanza;
   /** Gateway time limit per stanza (ms), default 30 s. */
   readonly timeoutMs?: number;
   /** Most stanzas posted at once, default 64. */
@@ -65,7 +64,7 @@ export function startBridge(options: BridgeOptions): Bridge {
 
   const relay = new Relay({
     jid: config.pushJid,
-    post: options.post ?? gatewayPoster(config.gatewayUrl, config.gatewayToken),
+    post: options.post,
     send: async (text) => {
       if (xmpp.status !== "online") throw new Error(`stream is ${xmpp.status}`);
       await xmpp.write(text);

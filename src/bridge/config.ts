@@ -1,13 +1,17 @@
 import { ConfigError } from "../config";
 
-/** What the bridge needs to know (PROTOCOL.md section 8). */
-export interface BridgeConfig {
+/** Where the component connects and as whom (PROTOCOL.md section 8). */
+export interface ComponentConfig {
   /** The XMPP server's component port, `xmpp://host:port` (port 5347 when left out). */
   readonly service: string;
   /** The component's shared secret (XEP-0114 handshake). */
   readonly secret: string;
   /** The push service's JID, which the bridge connects as. */
   readonly pushJid: string;
+}
+
+/** What the stand-alone bridge needs to know: the component, and the gateway it posts to. */
+export interface BridgeConfig extends ComponentConfig {
   /** The gateway's base URL, without a trailing slash; stanzas go to `{gatewayUrl}/xmpp`. */
   readonly gatewayUrl: string;
   /** Bearer token for `/xmpp`. */
@@ -52,14 +56,23 @@ function parseGatewayUrl(value: string): string {
 }
 
 /**
- * Parses the bridge's variables once, at start-up. Every one is required but `PUSH_JID`
- * (default `push.localhost`); a missing or unusable one throws a {@link ConfigError} naming it.
+ * Parses the component's variables: `XMPP_COMPONENT_SERVICE` and `XMPP_COMPONENT_SECRET` are required,
+ * `PUSH_JID` defaults to `push.localhost`; a missing or unusable one throws a {@link ConfigError} naming it.
  */
-export function parseBridgeConfig(env: BridgeEnv): BridgeConfig {
+export function parseComponentConfig(env: BridgeEnv): ComponentConfig {
   const service = parseService(required(env, "XMPP_COMPONENT_SERVICE"));
   const secret = required(env, "XMPP_COMPONENT_SECRET");
   const pushJid = env.PUSH_JID?.trim() || "push.localhost";
   if (!DOMAIN_JID.test(pushJid)) throw new ConfigError("PUSH_JID", "must be a domain JID such as push.example.net");
+  return { service, secret, pushJid };
+}
+
+/**
+ * Parses the stand-alone bridge's variables once, at start-up: the component's, plus `GATEWAY_URL`
+ * and `GATEWAY_TOKEN`, both required.
+ */
+export function parseBridgeConfig(env: BridgeEnv): BridgeConfig {
+  const { service, secret, pushJid } = parseComponentConfig(env);
   const gatewayUrl = parseGatewayUrl(required(env, "GATEWAY_URL"));
   const gatewayToken = required(env, "GATEWAY_TOKEN");
   return { service, secret, pushJid, gatewayUrl, gatewayToken };

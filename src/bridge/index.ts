@@ -1,6 +1,12 @@
 export { type BackoffOptions, DEFAULT_BACKOFF, reconnectDelay } from "./backoff";
 export { type Bridge, type BridgeOptions, startBridge } from "./bridge";
-export { type BridgeConfig, type BridgeEnv, parseBridgeConfig } from "./config";
+export {
+  type BridgeConfig,
+  type BridgeEnv,
+  type ComponentConfig,
+  parseBridgeConfig,
+  parseComponentConfig,
+} from "./config";
 export { gatewayPoster } from "./gateway-client";
 export {
   DEFAULT_MAX_IN_FLIGHT,

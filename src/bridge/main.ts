@@ -2,6 +2,7 @@ import { ConfigError } from "../config";
 import { jsonLogger } from "../gateway/log";
 import { startBridge } from "./bridge";
 import { parseBridgeConfig } from "./config";
+import { gatewayPoster } from "./gateway-client";
 
 /**
  * `npm run bridge`: the XEP-0114 component bridge as a long-running Node process, configured from
@@ -18,7 +19,7 @@ function main(): void {
     process.exit(1);
   }
   const log = jsonLogger((line) => process.stdout.write(`${line}\n`));
-  const bridge = startBridge({ config, log });
+  const bridge = startBridge({ config, log, post: gatewayPoster(config.gatewayUrl, config.gatewayToken) });
   const shutdown = (signal: NodeJS.Signals) => {
     log.log("info", "bridge-signal", { signal });
     bridge.stop().then(

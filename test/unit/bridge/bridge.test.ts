@@ -30,8 +30,6 @@ describe("startBridge over a XEP-0114 stream", () => {
         service: server.service,
         secret,
         pushJid: JID,
-        gatewayUrl: "http://127.0.0.1:1",
-        gatewayToken: "token",
       },
       log: { log: (level, event) => logs.push({ level, event }) },
       post: async (text, signal) => {
@@ -80,7 +78,10 @@ describe("startBridge over a XEP-0114 stream", () => {
     );
     server.current?.socket.write("<iq type='set' id='s1' from='montague.example' to='push.example.net'><x/></iq>");
 
-    await until(() => posted.length === 2 && started.inFlight === 0, "both stanzas relayed");
+    await until(
+      () => posted.length === 2 && started.inFlight === 0 && (server.current?.received ?? "").endsWith("</iq>"),
+      "both stanzas relayed and the reply written",
+    );
     expect(server.current?.received).toBe(
       "<iq type='error' id='s1' from='push.example.net' to='montague.example'><error type='wait'><internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
     );
