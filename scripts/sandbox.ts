@@ -1,0 +1,167 @@
+/**
+ * The local sandbox behind `npm start` (docs/sandbox.md): fake APNs and FCM on fixed local ports, a
+ * fresh certificate, APNs key and service account in `.sandbox/`, and the gateway pointed at them:
+ * `wrangler dev` (default) or, with `--node`, the Node entry (the HTTP/2 path). Every push the fakes
+ * receive is printed as one line. Ctrl-C stops everything.
+ *
+ *   tsx scripts/sandbox.ts [--node] [--port 8787] [--dir .sandbox] [--persist-to .wrangler/state]
+ *                          [--apns-port 8443] [--apns-sandbox-port 8445] [--fcm-port 8444] [--inspector-port N]
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import {
+  type DetachedProcess,
+  QUIET_WRANGLER_ENV,
+  REPO_ROOT,
+  spawnDetached,
+  stopProcessGroup,
+  waitForHttp,
+  wranglerDevArgs,
+} from "../test/e2e/processes";
+import { describeApnsReceipt, describeFcmReceipt, type FakeWorld, startFakeWorld } from "../test/fakes/fake-world";
+
+/** Fixed local ports of the sandbox (docs/sandbox.md). */
+const DEFAULTS = {
+  port: 8787,
+  apnsPort: 8443,
+  fcmPort: 8444,
+  apnsSandboxPort: 8445,
+  dir: ".sandbox",
+  persistTo: ".wrangler/state",
+};
+
+/** Variables of PROTOCOL.md section 8 that must not leak from the developer's shell into the Node child. */
+const GATEWAY_VARIABLE = /^(APNS_|FCM_|SNS_|PUSH_JID$|GATEWAY_TOKEN$|NODE_MAC_KEY$|APPS$|MAX_BODY_BYTES$|PORT$|HOST$)/;
+
+function portOption(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`--${name} must be a port number`);
+  return port;
+}
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      node: { type: "boolean", default: false },
+      port: { type: "string" },
+      dir: { type: "string" },
+      "persist-to": { type: "string" },
+      "apns-port": { type: "string" },
+      "apns-sandbox-port": { type: "string" },
+      "fcm-port": { type: "string" },
+      "inspector-port": { type: "string" },
+    },
+    strict: true,
+  });
+  return {
+    node: values.node === true,
+    port: portOption(values.port, DEFAULTS.port, "port"),
+    apnsPort: portOption(values["apns-port"], DEFAULTS.apnsPort, "apns-port"),
+    apnsSandboxPort: portOption(values["apns-sandbox-port"], DEFAULTS.apnsSandboxPort, "apns-sandbox-port"),
+    fcmPort: portOption(values["fcm-port"], DEFAULTS.fcmPort, "fcm-port"),
+    inspectorPort:
+      values["inspector-port"] === undefined ? undefined : portOption(values["inspector-port"], 0, "inspector-port"),
+    dir: resolve(values.dir ?? DEFAULTS.dir),
+    persistTo: resolve(values["persist-to"] ?? DEFAULTS.persistTo),
+  };
+}
+
+type Options = ReturnType<typeof parseOptions>;
+
+function startGateway(options: Options, world: FakeWorld): DetachedProcess {
+  const forward = (text: string) => process.stdout.write(text);
+  const trust = { NODE_EXTRA_CA_CERTS: world.certificate.certPath };
+  if (options.node) {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [name, value] of Object.entries(process.env)) if (!GATEWAY_VARIABLE.test(name)) env[name] = value;
+    return spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/tsx"), ["src/runtime/node.ts"], {
+      name: "node gateway",
+      env: { ...env, ...world.env, ...trust, PORT: String(options.port), HOST: "127.0.0.1" },
+      onOutput: forward,
+    });
+  }
+  // wrangler reads .dev.vars only when no --env-file is given: the developer's file stays untouched and unused.
+  const args = wranglerDevArgs({
+    port: options.port,
+    persistTo: options.persistTo,
+    envFile: world.envFile,
+    ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
+  });
+  return spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/wrangler"), args, {
+    name: "wrangler dev",
+    env: { ...process.env, ...QUIET_WRANGLER_ENV, ...trust },
+    onOutput: forward,
+  });
+}
+
+function banner(options: Options, world: FakeWorld): string {
+  const gateway = `http://127.0.0.1:${options.port}`;
+  return [
+    "",
+    `sandbox: gateway (${options.node ? "Node entry, HTTP/2 to the fakes" : "wrangler dev, HTTP/1.1 to the fakes"}) at ${gateway}`,
+    `sandbox: fake APNs production ${world.apns.productionUrl}, sandbox ${world.apns.sandboxUrl} (topic ${world.env.APNS_TOPIC})`,
+    `sandbox: fake FCM and OAuth ${world.fcm.url} (project ${world.serviceAccount.json.project_id})`,
+    `sandbox: files in ${world.dir} (cert.pem, key.pem, apns-key.p8, service-account.json, gateway.env)`,
+    `sandbox: PUSH_JID=${world.env.PUSH_JID}, no GATEWAY_TOKEN: try  curl ${gateway}/health`,
+    "sandbox: every push the fakes receive is printed as a line starting with [apns ...] or [fcm ...]; Ctrl-C stops",
+    "",
+  ].join("\n");
+}
+
+async function main(): Promise<void> {
+  let options: Options;
+  try {
+    options = parseOptions();
+  } catch (error) {
+    console.error(`sandbox: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  }
+  let world: FakeWorld;
+  try {
+    world = await startFakeWorld({
+      dir: options.dir,
+      ports: { apnsProduction: options.apnsPort, apnsSandbox: options.apnsSandboxPort, fcm: options.fcmPort },
+      onApns: (receipt) => console.log(describeApnsReceipt(receipt)),
+      onFcm: (receipt) => console.log(describeFcmReceipt(receipt)),
+    });
+  } catch (error) {
+    console.error(`sandbox: cannot start the fakes: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
+  const gateway = startGateway(options, world);
+  console.log(`sandbox: started ${gateway.name} (pid ${gateway.pid}, its own process group)`);
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await stopProcessGroup(gateway);
+    await world.close();
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stop(0));
+  process.on("SIGTERM", () => void stop(0));
+  process.on("SIGHUP", () => void stop(0));
+  void gateway.exited.then(() => {
+    if (stopping) return;
+    console.error(`sandbox: ${gateway.name} exited (${JSON.stringify(gateway.exitStatus())}); stopping`);
+    void stop(1);
+  });
+  try {
+    await waitForHttp(`http://127.0.0.1:${options.port}/health`, {
+      process: gateway,
+      timeoutMs: 60_000,
+      ready: (status) => status !== 404,
+    });
+  } catch (error) {
+    if (stopping) return;
+    console.error(
+      `sandbox: the gateway did not come up: ${error instanceof Error ? error.message.split("\n")[0] : ""}`,
+    );
+    await stop(1);
+    return;
+  }
+  console.log(banner(options, world));
+}
+
+void main();

@@ -1,0 +1,436 @@
+import { type Client, client, type Element, xml } from "@xmpp/client";
+import { component, type XmppComponent, type XmppElement, type XmppStatus } from "@xmpp/component";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { attribute, childElement, childElements, serialize, textOf } from "../../src/xmpp/element";
+import { NS } from "../../src/xmpp/namespaces";
+import { parsePublish } from "../../src/xmpp/publish";
+import { buildIqError, buildIqResult } from "../../src/xmpp/stanza";
+import { parseXml, type XmlElement } from "../../src/xmpp/xml";
+import { type EjabberdServer, EPMD_PORT, epmdRunning, startEjabberd } from "./ejabberd-server";
+import { isPortFree } from "./processes";
+
+/*
+ * Debian's ejabberd 23.01 with mod_push, and a bare XEP-0114 component playing the push service
+ * (no bridge, no gateway): what ejabberd publishes, and what it does with the gateway's replies.
+ * docs/ejabberd.md reports what this file proves.
+ */
+
+const HOST = "localhost";
+/** mod_push with include_body: true and include_sender: true. */
+const FULL_HOST = "full.localhost";
+/** mod_push with include_body: false and include_sender: false. */
+const BARE_HOST = "bare.localhost";
+const PUSH_JID = "push.localhost";
+const COMPONENT_SECRET = "e2e-component-secret";
+const PASSWORD = "e2e-password";
+const WAIT_MS = 10_000;
+
+const USERS = [
+  { username: "bob", host: HOST },
+  { username: "alice", host: HOST },
+  { username: "gone", host: HOST },
+  { username: "waiting", host: HOST },
+  { username: "sentinel", host: HOST },
+  { username: "nobridge", host: HOST },
+  { username: "full", host: FULL_HOST },
+  { username: "bare", host: BARE_HOST },
+] as const;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function parse(text: string): XmlElement {
+  const parsed = parseXml(text);
+  if (!parsed.ok) throw new Error(`unparsable stanza (${parsed.error.reason}): ${text}`);
+  return parsed.value;
+}
+
+/** One stanza the component received. */
+interface Received {
+  readonly text: string;
+  readonly root: XmlElement;
+}
+
+/** The push service's JID as a bare XEP-0114 component that records what it gets and answers by hand. */
+class PushComponent {
+  readonly received: Received[] = [];
+  readonly errors: Error[] = [];
+  readonly statuses: XmppStatus[] = [];
+  private readonly xmpp: XmppComponent;
+
+  constructor(private readonly service: string) {
+    this.xmpp = component({ service, domain: PUSH_JID, password: COMPONENT_SECRET });
+    // @xmpp/component's IQ callee would answer every IQ itself (service-unavailable), as the bridge knows.
+    this.xmpp.removeAllListeners("element");
+    this.xmpp.reconnect.stop();
+    this.xmpp.on("status", (status) => this.statuses.push(status));
+    this.xmpp.on("error", (error) => this.errors.push(error));
+    this.xmpp.on("stanza", (stanza: XmppElement) => {
+      const text = stanza.toString();
+      this.received.push({ text, root: parse(text) });
+    });
+  }
+
+  get status(): XmppStatus {
+    return this.xmpp.status;
+  }
+
+  async start(): Promise<void> {
+    await this.xmpp.connect(this.service);
+    await this.xmpp.open({ domain: PUSH_JID });
+    await waitUntil(() => this.xmpp.status === "online", "the component to be online");
+  }
+
+  async stop(): Promise<void> {
+    if (this.xmpp.status !== "offline") await this.xmpp.stop().catch(() => undefined);
+  }
+
+  /** The publishes to `node` received so far. */
+  publishes(node: string): Received[] {
+    return this.received.filter(({ root }) => {
+      const publish = childElement(childElement(root, "pubsub", NS.pubsub) ?? root, "publish", NS.pubsub);
+      return publish !== undefined && attribute(publish, "node") === node;
+    });
+  }
+
+  /** Resolves with the `count`-th publish to `node` (1-based). */
+  async publish(node: string, count: number): Promise<Received> {
+    await waitUntil(() => this.publishes(node).length >= count, `publish #${count} to node ${node}`);
+    const received = this.publishes(node)[count - 1];
+    if (received === undefined) throw new Error("unreachable");
+    return received;
+  }
+
+  /** Writes raw text on the stream, as the bridge writes the gateway's reply. */
+  async write(text: string): Promise<void> {
+    await this.xmpp.write(text);
+  }
+}
+
+function address(root: XmlElement) {
+  return { id: attribute(root, "id"), from: attribute(root, "from"), to: attribute(root, "to") };
+}
+
+/** The gateway's reply texts, built by the gateway's own builders (no xmlns on the top element). */
+const replies = {
+  result: (request: Received) => serialize(buildIqResult(address(request.root), PUSH_JID)),
+  itemNotFound: (request: Received) =>
+    serialize(buildIqError(address(request.root), PUSH_JID, { type: "cancel", condition: "item-not-found" })),
+  wait: (request: Received) =>
+    serialize(buildIqError(address(request.root), PUSH_JID, { type: "wait", condition: "internal-server-error" })),
+};
+
+/** A data form's fields as `[var, type, value]` (type and value `undefined` when absent). */
+function formFields(x: XmlElement | undefined): [string, string | undefined, string | undefined][] {
+  if (x === undefined) return [];
+  return childElements(x, "field", NS.dataForms).map((field) => {
+    const value = childElement(field, "value", NS.dataForms);
+    return [attribute(field, "var") ?? "", attribute(field, "type"), value ? textOf(value) : undefined];
+  });
+}
+
+/** What a publish looks like, reduced to what the gateway cares about, to compare whole. */
+function shape(received: Received) {
+  const pubsub = childElement(received.root, "pubsub", NS.pubsub);
+  const publish = pubsub ? childElement(pubsub, "publish", NS.pubsub) : undefined;
+  const items = publish ? childElements(publish, "item", NS.pubsub) : [];
+  const notification = items[0] ? childElement(items[0], "notification", NS.push) : undefined;
+  const summary = notification ? childElement(notification, "x", NS.dataForms) : undefined;
+  const options = pubsub ? childElement(pubsub, "publish-options", NS.pubsub) : undefined;
+  const optionsForm = options ? childElement(options, "x", NS.dataForms) : undefined;
+  return {
+    from: attribute(received.root, "from"),
+    to: attribute(received.root, "to"),
+    type: attribute(received.root, "type"),
+    hasId: (attribute(received.root, "id") ?? "") !== "",
+    pubsubChildren: pubsub ? childElements(pubsub).map((child) => child.name) : [],
+    node: publish ? attribute(publish, "node") : undefined,
+    items: items.map((item) => ({ id: attribute(item, "id"), children: childElements(item).map((c) => c.name) })),
+    notificationChildren: notification ? childElements(notification).map((child) => `${child.ns} ${child.name}`) : [],
+    summaryType: summary ? attribute(summary, "type") : undefined,
+    summary: formFields(summary),
+    publishOptionsType: optionsForm ? attribute(optionsForm, "type") : undefined,
+    publishOptions: formFields(optionsForm),
+  };
+}
+
+/** The gateway's own reading of the publish (src/xmpp/publish.ts). */
+function gatewayReading(received: Received) {
+  return parsePublish(childElement(received.root, "pubsub", NS.pubsub) ?? received.root);
+}
+
+const SUMMARY_FORM_TYPE: [string, string | undefined, string | undefined] = ["FORM_TYPE", "hidden", NS.pushSummary];
+
+function publishOptionsFields(secret: string): [string, string | undefined, string | undefined][] {
+  return [
+    ["FORM_TYPE", undefined, NS.publishOptions],
+    ["secret", undefined, secret],
+  ];
+}
+
+describe("ejabberd 23.01 mod_push against a bare push component", () => {
+  let server: EjabberdServer;
+  let push: PushComponent;
+  let bob: Client;
+  const bounces: string[] = [];
+  let epmdBefore = false;
+  let messageCounter = 0;
+
+  const connect = async (username: string, host: string): Promise<Client> => {
+    const xmppClient = client({
+      service: `xmpp://127.0.0.1:${server.c2sPort}`,
+      domain: host,
+      username,
+      password: PASSWORD,
+      resource: "phone",
+    });
+    xmppClient.reconnect.stop();
+    xmppClient.on("error", () => undefined);
+    await xmppClient.start();
+    return xmppClient;
+  };
+
+  /** Logs in, sends `<enable/>` (with a publish-options form when `secret` is given), logs out. */
+  const enablePush = async (username: string, host: string, node: string, secret?: string): Promise<void> => {
+    const user = await connect(username, host);
+    const form =
+      secret === undefined
+        ? []
+        : [
+            xml(
+              "x",
+              { xmlns: NS.dataForms, type: "submit" },
+              xml("field", { var: "FORM_TYPE" }, xml("value", {}, NS.publishOptions)),
+              xml("field", { var: "secret" }, xml("value", {}, secret)),
+            ),
+          ];
+    const reply: Element = await user.iqCaller.request(
+      xml("iq", { type: "set" }, xml("enable", { xmlns: NS.push, jid: PUSH_JID, node }, ...form)),
+      WAIT_MS,
+    );
+    expect(reply.attrs.type).toBe("result");
+    await user.stop();
+    // The session must be gone, or the next message goes to it instead of mod_offline.
+    const prefix = `${username}@${host}/`;
+    await waitUntil(() => !server.connectedUsers().some((jid) => jid.startsWith(prefix)), `${prefix} to log out`);
+  };
+
+  const sendChat = async (to: string, body: string): Promise<void> => {
+    messageCounter += 1;
+    await bob.send(xml("message", { type: "chat", to, id: `m${messageCounter}` }, xml("body", {}, body)));
+  };
+
+  const logLines = (text: string) =>
+    server
+      .log()
+      .split("\n")
+      .filter((line) => line.includes(text));
+
+  beforeAll(async () => {
+    epmdBefore = epmdRunning();
+    server = await startEjabberd({
+      hosts: [
+        { host: HOST },
+        { host: FULL_HOST, includeBody: true, includeSender: true },
+        { host: BARE_HOST, includeBody: false, includeSender: false },
+      ],
+      pushJid: PUSH_JID,
+      componentSecret: COMPONENT_SECRET,
+      users: USERS.map(({ username, host }) => ({ username, host, password: PASSWORD })),
+    });
+    push = new PushComponent(server.componentService);
+    await push.start();
+    bob = await connect("bob", HOST);
+    // Messages to offline users are stored by mod_offline; an error bounced to the sender would mean not.
+    bob.on("stanza", (stanza) => {
+      if (stanza.attrs.type === "error") bounces.push(stanza.toString());
+    });
+  });
+
+  afterAll(async () => {
+    await bob?.stop().catch(() => undefined);
+    await push?.stop();
+    await server?.stop();
+  });
+
+  it("publishes from the user's bare domain: default summary (fixed body, no count, no sender), secret replayed; a result keeps the registration", async () => {
+    await enablePush("alice", HOST, "node-alice", "secret-alice");
+    await sendChat(`alice@${HOST}`, "hello alice");
+    const first = await push.publish("node-alice", 1);
+    // The reply as the gateway writes it: single quotes, no xmlns on <iq>.
+    const reply = replies.result(first);
+    expect(reply).toMatch(/^<iq type='result' from='push\.localhost' to='localhost' id='[^']+'\/>$/);
+    await push.write(reply);
+
+    expect(shape(first)).toEqual({
+      from: HOST,
+      to: PUSH_JID,
+      type: "set",
+      hasId: true,
+      pubsubChildren: ["publish", "publish-options"],
+      node: "node-alice",
+      items: [{ id: undefined, children: ["notification"] }],
+      notificationChildren: [`${NS.dataForms} x`],
+      summaryType: "submit",
+      summary: [SUMMARY_FORM_TYPE, ["last-message-body", "text-single", "New message"]],
+      publishOptionsType: "submit",
+      publishOptions: publishOptionsFields("secret-alice"),
+    });
+    expect(gatewayReading(first)).toEqual({
+      ok: true,
+      publish: { node: "node-alice", secret: "secret-alice", notification: { priority: "high", body: "New message" } },
+    });
+
+    // Accepted: the stream stays up, nothing is logged against the node, the next message is pushed too.
+    await sendChat(`alice@${HOST}`, "hello again");
+    const second = await push.publish("node-alice", 2);
+    await push.write(replies.result(second));
+    expect(shape(second)).toEqual(shape(first));
+    expect(push.status).toBe("online");
+    expect(push.errors).toEqual([]);
+    expect(logLines("rejected notification")).toEqual([]);
+    expect(bounces).toEqual([]);
+  });
+
+  it("include_body: true and include_sender: true put the real body and the sender's full JID in the summary", async () => {
+    await enablePush("full", FULL_HOST, "node-full", "secret-full");
+    await sendChat(`full@${FULL_HOST}`, "the real body");
+    const received = await push.publish("node-full", 1);
+    await push.write(replies.result(received));
+    expect(shape(received)).toMatchObject({
+      from: FULL_HOST,
+      items: [{ id: undefined, children: ["notification"] }],
+      summaryType: "submit",
+      summary: [
+        SUMMARY_FORM_TYPE,
+        ["last-message-sender", "jid-single", `bob@${HOST}/phone`],
+        ["last-message-body", "text-single", "the real body"],
+      ],
+      publishOptions: publishOptionsFields("secret-full"),
+    });
+    expect(gatewayReading(received)).toEqual({
+      ok: true,
+      publish: {
+        node: "node-full",
+        secret: "secret-full",
+        notification: { priority: "high", sender: `bob@${HOST}/phone`, body: "the real body" },
+      },
+    });
+    expect(bounces).toEqual([]);
+  });
+
+  it("include_body: false and include_sender: false publish an empty <notification/>; without a form in <enable/> there are no publish-options", async () => {
+    await enablePush("bare", BARE_HOST, "node-bare");
+    await sendChat(`bare@${BARE_HOST}`, "not shown");
+    const received = await push.publish("node-bare", 1);
+    await push.write(replies.result(received));
+    expect(shape(received)).toEqual({
+      from: BARE_HOST,
+      to: PUSH_JID,
+      type: "set",
+      hasId: true,
+      pubsubChildren: ["publish"],
+      node: "node-bare",
+      items: [{ id: undefined, children: ["notification"] }],
+      notificationChildren: [],
+      summaryType: undefined,
+      summary: [],
+      publishOptionsType: undefined,
+      publishOptions: [],
+    });
+    // No body: the gateway sends a background push.
+    expect(gatewayReading(received)).toEqual({
+      ok: true,
+      publish: { node: "node-bare", secret: undefined, notification: { priority: "low" } },
+    });
+    expect(bounces).toEqual([]);
+  });
+
+  it("cancel/item-not-found: ejabberd deletes the registration, the next message publishes nothing", async () => {
+    await enablePush("sentinel", HOST, "node-sentinel", "secret-sentinel");
+    await enablePush("gone", HOST, "node-gone", "secret-gone");
+    await sendChat(`gone@${HOST}`, "one");
+    const first = await push.publish("node-gone", 1);
+    await push.write(replies.itemNotFound(first));
+    await waitUntil(
+      () => logLines("rejected notification for gone@localhost (node-gone), disabling push").length > 0,
+      "ejabberd to log that it disables push",
+    );
+    expect(logLines("rejected notification for gone@localhost")).toEqual([
+      expect.stringContaining("disabling push: item-not-found (cancel)"),
+    ]);
+
+    await sendChat(`gone@${HOST}`, "two");
+    // One sender's messages are routed in order, and so are the publishes they cause: once the
+    // sentinel's publish is here, a publish for the second message to `gone` would have come before it.
+    await sendChat(`sentinel@${HOST}`, "after two");
+    await push.write(replies.result(await push.publish("node-sentinel", 1)));
+    expect(push.publishes("node-gone")).toHaveLength(1);
+    expect(push.status).toBe("online");
+    expect(bounces).toEqual([]);
+  });
+
+  it("wait/internal-server-error: ejabberd keeps the registration, the next message is published again", async () => {
+    await enablePush("waiting", HOST, "node-waiting", "secret-waiting");
+    await sendChat(`waiting@${HOST}`, "one");
+    const first = await push.publish("node-waiting", 1);
+    await push.write(replies.wait(first));
+    await waitUntil(
+      () => logLines("rejected notification for waiting@localhost (node-waiting) temporarily").length > 0,
+      "ejabberd to log the temporary rejection",
+    );
+    expect(logLines("rejected notification for waiting@localhost")).toEqual([
+      expect.stringContaining("temporarily: internal-server-error"),
+    ]);
+
+    await sendChat(`waiting@${HOST}`, "two");
+    const second = await push.publish("node-waiting", 2);
+    await push.write(replies.result(second));
+    expect(logLines("rejected notification for waiting@localhost")).toHaveLength(1);
+    expect(push.status).toBe("online");
+    expect(bounces).toEqual([]);
+  });
+
+  it("with no component connected (and s2s off), ejabberd answers auth/forbidden itself and deletes the registration", async () => {
+    await enablePush("nobridge", HOST, "node-nobridge", "secret-nobridge");
+    await push.stop();
+    await sendChat(`nobridge@${HOST}`, "while the component is away");
+    await waitUntil(
+      () => logLines("rejected notification for nobridge@localhost (node-nobridge), disabling push").length > 0,
+      "ejabberd to answer the publish itself",
+    );
+    expect(logLines("rejected notification for nobridge@localhost")).toEqual([
+      expect.stringContaining("disabling push: Access denied by service policy (forbidden) (auth)"),
+    ]);
+
+    // Back online, the registration stays gone.
+    push = new PushComponent(server.componentService);
+    await push.start();
+    await sendChat(`nobridge@${HOST}`, "after the component is back");
+    await sendChat(`sentinel@${HOST}`, "after nobridge");
+    await push.write(replies.result(await push.publish("node-sentinel", 1)));
+    expect(push.publishes("node-nobridge")).toEqual([]);
+    expect(bounces).toEqual([]);
+  });
+
+  it("ejabberdctl stop leaves no ejabberd process, no epmd and no bound port", async () => {
+    await bob.stop();
+    await push.stop();
+    await server.stop();
+    for (const port of [server.c2sPort, server.componentPort, server.distPort])
+      expect(await isPortFree(port)).toBe(true);
+    if (!epmdBefore) {
+      expect(epmdRunning()).toBe(false);
+      expect(await isPortFree(EPMD_PORT)).toBe(true);
+    }
+  });
+});
