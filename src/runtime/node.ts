@@ -1,10 +1,12 @@
-import { realpathSync } from "node:fs";
+import { mkdirSync, realpathSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type ServerType, serve } from "@hono/node-server";
-import { ConfigError, type GatewayConfig } from "../config";
+import { ConfigError } from "../config";
 import { jsonLogger, type Logger } from "../gateway/log";
 import { MemoryRegistrationStore } from "../store/memory";
+import { SqliteRegistrationStore } from "../store/sqlite";
 import type { RegistrationStore } from "../store/store";
 import { buildGateway, configSource, type Gateway } from "./gateway";
 import { Http2Transport } from "./http2-transport";
@@ -40,11 +42,21 @@ export interface RunningNodeGateway {
 }
 
 /**
- * The registration store of the Node entry: the one place that chooses it. Memory for now (the
- * registrations live as long as the process); a persistent store replaces it here.
+ * The registration store of the Node entry: the one place that chooses it. `STORE_PATH` names an
+ * SQLite file (created if missing); without it registrations live in memory, as long as the process.
  */
-export function createRegistrationStore(_config: GatewayConfig): RegistrationStore {
-  return new MemoryRegistrationStore();
+export function createRegistrationStore(env: Readonly<Record<string, string | undefined>>): RegistrationStore {
+  const path = env.STORE_PATH?.trim();
+  if (path === undefined || path === "") return new MemoryRegistrationStore();
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    return new SqliteRegistrationStore(path);
+  } catch (error) {
+    throw new ConfigError(
+      "STORE_PATH",
+      `cannot be opened as an SQLite file: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
 }
 
 /** Reads `PORT` (default {@link DEFAULT_PORT}) and `HOST` (default {@link DEFAULT_HOST}). */
@@ -96,15 +108,23 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
   const transport = options.transport ?? new Http2Transport();
   let gateway: Gateway;
   let listening: { server: ServerType; port: number };
+  let store: RegistrationStore | undefined;
+  const closeStore = () => {
+    if (store instanceof SqliteRegistrationStore) store.close();
+  };
   try {
     gateway = await buildGateway(configSource(env), {
-      store: createRegistrationStore,
+      store: () => {
+        store = createRegistrationStore(env);
+        return store;
+      },
       transport: transport.fetch,
       log,
     });
     listening = await listen(gateway, port, hostname);
   } catch (error) {
     await transport.close();
+    closeStore();
     throw error;
   }
   const { server } = listening;
@@ -120,6 +140,7 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
       closing ??= (async () => {
         await closeServer(server);
         await transport.close();
+        closeStore();
       })();
       return closing;
     },

@@ -1,0 +1,102 @@
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { type Bridge, type PostStanza, parseComponentConfig, startBridge } from "../bridge";
+import { ConfigError } from "../config";
+import type { GatewayDeps } from "../gateway/deps";
+import { answerStanza } from "../gateway/iq";
+import { jsonLogger, type Logger } from "../gateway/log";
+import { type RunningNodeGateway, startNodeGateway } from "./node";
+
+/** Where `npm run serve` keeps its registrations unless `STORE_PATH` says otherwise. */
+export const DEFAULT_STORE_PATH = "data/registrations.sqlite";
+
+export interface ServeOptions {
+  /** PROTOCOL.md section 8 plus `XMPP_COMPONENT_SERVICE`, `XMPP_COMPONENT_SECRET`, `STORE_PATH`, `PORT`, `HOST`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Overrides `PORT` (0 picks a free port). */
+  readonly port?: number;
+  readonly log?: Logger;
+}
+
+/** The push service in one process: the gateway (with its HTTP surface) and the component. */
+export interface RunningServe {
+  readonly gateway: RunningNodeGateway;
+  readonly bridge: Bridge;
+  close(): Promise<void>;
+}
+
+/**
+ * Hands each stanza straight to the gateway's use cases: the same answers as `POST /xmpp`, without an
+ * HTTP hop (and without its bearer token: nothing leaves the process).
+ */
+export function inProcessPoster(deps: GatewayDeps): PostStanza {
+  return async (text) => {
+    if (new TextEncoder().encode(text).length > deps.config.maxBodyBytes) return { status: 413, body: "" };
+    const answer = await answerStanza(deps, text);
+    if (answer.status === 200) return { status: 200, body: answer.body };
+    if (answer.status === 204) return { status: 204, body: "" };
+    return { status: answer.status, body: answer.reason };
+  };
+}
+
+/**
+ * Starts the whole push service for a small self-hosted XMPP server: the Node gateway with its
+ * registrations in SQLite (`STORE_PATH`, default {@link DEFAULT_STORE_PATH}) and the XEP-0114 component
+ * posting to it in process. A bad variable throws a {@link ConfigError} naming it.
+ */
+export async function startServe(options: ServeOptions = {}): Promise<RunningServe> {
+  const env = { STORE_PATH: DEFAULT_STORE_PATH, ...(options.env ?? process.env) };
+  const log = options.log ?? jsonLogger((line) => console.log(line));
+  const component = parseComponentConfig(env);
+  const gateway = await startNodeGateway({ env, log, ...(options.port !== undefined ? { port: options.port } : {}) });
+  if (gateway.gateway.deps.config.pushJid !== component.pushJid.toLowerCase()) {
+    await gateway.close();
+    throw new ConfigError("PUSH_JID", "differs between the gateway and the component");
+  }
+  const bridge = startBridge({ config: component, log, post: inProcessPoster(gateway.gateway.deps) });
+  let closing: Promise<void> | undefined;
+  return {
+    gateway,
+    bridge,
+    close() {
+      closing ??= (async () => {
+        await bridge.stop();
+        await gateway.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let running: RunningServe;
+  try {
+    running = await startServe();
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) void main();
