@@ -1,7 +1,6 @@
-import { mkdirSync, realpathSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { dirname } from "node:path";
-import { pathToFileURL } from "node:url";
 import { type ServerType, serve } from "@hono/node-server";
 import { ConfigError } from "../config";
 import { jsonLogger, type Logger } from "../gateway/log";
@@ -15,7 +14,7 @@ import { Http2Transport } from "./http2-transport";
 export const DEFAULT_PORT = 8788;
 export const DEFAULT_HOST = "127.0.0.1";
 /** How long a shutdown waits for requests in flight before closing their connections. */
-const SHUTDOWN_GRACE_MS = 10_000;
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface NodeGatewayOptions {
   /** The variables of PROTOCOL.md section 8 plus `PORT` and `HOST`; default `process.env`. */
@@ -146,60 +145,3 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
     },
   };
 }
-
-function describeStartFailure(error: unknown): string {
-  if (error instanceof ConfigError) return error.message;
-  const code = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
-  if (code === "EADDRINUSE") return `cannot listen: the address is in use (set PORT or HOST): ${String(error)}`;
-  return `cannot start: ${error instanceof Error ? error.message : String(error)}`;
-}
-
-/** The command-line entry (`npm run start:node`): start, and stop cleanly on SIGTERM / SIGINT. */
-async function main(): Promise<void> {
-  let running: RunningNodeGateway;
-  try {
-    running = await startNodeGateway();
-  } catch (error) {
-    console.error(describeStartFailure(error));
-    process.exit(1);
-  }
-  const providers = running.gateway.deps.providers.offered().join(",") || "none";
-  console.log(
-    JSON.stringify({
-      level: "info",
-      event: "listening",
-      url: running.url,
-      jid: running.gateway.deps.config.pushJid,
-      providers,
-    }),
-  );
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(JSON.stringify({ level: "info", event: "stopping", signal }));
-    const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS + 5_000);
-    force.unref();
-    running.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(`error while stopping: ${String(error)}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
-}
-
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) void main();

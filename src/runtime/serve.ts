@@ -1,8 +1,6 @@
-import { realpathSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import { type Bridge, type PostStanza, parseComponentConfig, startBridge } from "../bridge";
 import { ConfigError } from "../config";
-import type { GatewayDeps } from "../gateway/deps";
+import { type GatewayDeps, webCryptoRandomBytes } from "../gateway/deps";
 import { answerStanza } from "../gateway/iq";
 import { jsonLogger, type Logger } from "../gateway/log";
 import { type RunningNodeGateway, startNodeGateway } from "./node";
@@ -25,6 +23,13 @@ export interface RunningServe {
   close(): Promise<void>;
 }
 
+function encodeBase64Url(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
 /**
  * Hands each stanza straight to the gateway's use cases: the same answers as `POST /xmpp`, without an
  * HTTP hop (and without its bearer token: nothing leaves the process).
@@ -45,7 +50,11 @@ export function inProcessPoster(deps: GatewayDeps): PostStanza {
  * posting to it in process. A bad variable throws a {@link ConfigError} naming it.
  */
 export async function startServe(options: ServeOptions = {}): Promise<RunningServe> {
-  const env = { STORE_PATH: DEFAULT_STORE_PATH, ...(options.env ?? process.env) };
+  const given = options.env ?? process.env;
+  // The component needs no HTTP hop; without a configured token, /xmpp over HTTP stays closed
+  // behind a random one rather than open to anyone who reaches the port.
+  const gatewayToken = given.GATEWAY_TOKEN?.trim() || encodeBase64Url(webCryptoRandomBytes(24));
+  const env = { STORE_PATH: DEFAULT_STORE_PATH, ...given, GATEWAY_TOKEN: gatewayToken };
   const log = options.log ?? jsonLogger((line) => console.log(line));
   const component = parseComponentConfig(env);
   const gateway = await startNodeGateway({ env, log, ...(options.port !== undefined ? { port: options.port } : {}) });
@@ -67,36 +76,3 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningSer
     },
   };
 }
-
-async function main(): Promise<void> {
-  let running: RunningServe;
-  try {
-    running = await startServe();
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exit(1);
-  }
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
-}
-
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) void main();

@@ -216,7 +216,7 @@ describe("the Node entry as a process (npm run start:node)", () => {
   });
 
   it("prints a bad variable as one line naming it and exits with 1", async () => {
-    const bad = spawnDetached(tsx, ["src/runtime/node.ts"], {
+    const bad = spawnDetached(tsx, ["src/runtime/node-main.ts"], {
       name: "node entry",
       env: {
         PATH: process.env.PATH,
@@ -237,7 +237,7 @@ describe("the Node entry as a process (npm run start:node)", () => {
 
   it("serves on PORT and stops cleanly on SIGTERM", async () => {
     const port = await freePort();
-    const running = spawnDetached(tsx, ["src/runtime/node.ts"], {
+    const running = spawnDetached(tsx, ["src/runtime/node-main.ts"], {
       name: "node entry",
       env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", PUSH_JID: "push.example.net" },
     });
