@@ -2,10 +2,12 @@
  * The local sandbox behind `npm start` (docs/sandbox.md): fake APNs and FCM on fixed local ports, a
  * fresh certificate, APNs key and service account in `.sandbox/`, and the gateway pointed at them:
  * `wrangler dev` (default) or, with `--node`, the Node entry (the HTTP/2 path). Every push the fakes
- * receive is printed as one line. Ctrl-C stops everything.
+ * receive is printed as one line, and shown on the live device page (docs/simulator.md). Ctrl-C stops
+ * everything.
  *
  *   tsx scripts/sandbox.ts [--node] [--port 8787] [--dir .sandbox] [--persist-to .wrangler/state]
  *                          [--apns-port 8443] [--apns-sandbox-port 8445] [--fcm-port 8444] [--inspector-port N]
+ *                          [--page-port 8790]
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,6 +20,7 @@ import {
   waitForHttp,
   wranglerDevArgs,
 } from "../test/e2e/processes";
+import { DEVICE_PAGE_PORT, DevicePage } from "../test/fakes/device-page";
 import { describeApnsReceipt, describeFcmReceipt, type FakeWorld, startFakeWorld } from "../test/fakes/fake-world";
 
 /** Fixed local ports of the sandbox (docs/sandbox.md). */
@@ -26,6 +29,7 @@ const DEFAULTS = {
   apnsPort: 8443,
   fcmPort: 8444,
   apnsSandboxPort: 8445,
+  pagePort: DEVICE_PAGE_PORT,
   dir: ".sandbox",
   persistTo: ".wrangler/state",
 };
@@ -51,6 +55,7 @@ function parseOptions() {
       "apns-sandbox-port": { type: "string" },
       "fcm-port": { type: "string" },
       "inspector-port": { type: "string" },
+      "page-port": { type: "string" },
     },
     strict: true,
   });
@@ -60,6 +65,7 @@ function parseOptions() {
     apnsPort: portOption(values["apns-port"], DEFAULTS.apnsPort, "apns-port"),
     apnsSandboxPort: portOption(values["apns-sandbox-port"], DEFAULTS.apnsSandboxPort, "apns-sandbox-port"),
     fcmPort: portOption(values["fcm-port"], DEFAULTS.fcmPort, "fcm-port"),
+    pagePort: portOption(values["page-port"], DEFAULTS.pagePort, "page-port"),
     inspectorPort:
       values["inspector-port"] === undefined ? undefined : portOption(values["inspector-port"], 0, "inspector-port"),
     dir: resolve(values.dir ?? DEFAULTS.dir),
@@ -75,7 +81,7 @@ function startGateway(options: Options, world: FakeWorld): DetachedProcess {
   if (options.node) {
     const env: NodeJS.ProcessEnv = {};
     for (const [name, value] of Object.entries(process.env)) if (!GATEWAY_VARIABLE.test(name)) env[name] = value;
-    return spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/tsx"), ["src/runtime/node.ts"], {
+    return spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/tsx"), ["src/runtime/node-main.ts"], {
       name: "node gateway",
       env: { ...env, ...world.env, ...trust, PORT: String(options.port), HOST: "127.0.0.1" },
       onOutput: forward,
@@ -95,13 +101,33 @@ function startGateway(options: Options, world: FakeWorld): DetachedProcess {
   });
 }
 
-function banner(options: Options, world: FakeWorld): string {
+/**
+ * The live device page is a convenience: when its port is taken the sandbox says so and runs without it,
+ * as it did before the page existed.
+ */
+async function startPage(options: Options, world: FakeWorld): Promise<DevicePage | undefined> {
+  try {
+    return await DevicePage.start({ source: world, port: options.pagePort });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    console.error(
+      `sandbox: the device page did not start on 127.0.0.1:${options.pagePort} (${reason}); running without it`,
+    );
+    return undefined;
+  }
+}
+
+function banner(options: Options, world: FakeWorld, page: DevicePage | undefined): string {
   const gateway = `http://127.0.0.1:${options.port}`;
+  const pageLine = page
+    ? `sandbox: live device page ${page.url} (pushes as the device sees them, decrypted; npm run simulate)`
+    : "sandbox: no live device page (its port was taken; --page-port picks another)";
   return [
     "",
     `sandbox: gateway (${options.node ? "Node entry, HTTP/2 to the fakes" : "wrangler dev, HTTP/1.1 to the fakes"}) at ${gateway}`,
     `sandbox: fake APNs production ${world.apns.productionUrl}, sandbox ${world.apns.sandboxUrl} (topic ${world.env.APNS_TOPIC})`,
     `sandbox: fake FCM and OAuth ${world.fcm.url} (project ${world.serviceAccount.json.project_id})`,
+    pageLine,
     `sandbox: files in ${world.dir} (cert.pem, key.pem, apns-key.p8, service-account.json, gateway.env)`,
     `sandbox: PUSH_JID=${world.env.PUSH_JID}, no GATEWAY_TOKEN: try  curl ${gateway}/health`,
     "sandbox: every push the fakes receive is printed as a line starting with [apns ...] or [fcm ...]; Ctrl-C stops",
@@ -129,6 +155,7 @@ async function main(): Promise<void> {
     console.error(`sandbox: cannot start the fakes: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
+  const page = await startPage(options, world);
   const gateway = startGateway(options, world);
   console.log(`sandbox: started ${gateway.name} (pid ${gateway.pid}, its own process group)`);
   let stopping = false;
@@ -136,6 +163,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     await stopProcessGroup(gateway);
+    await page?.close();
     await world.close();
     process.exit(code);
   };
@@ -161,7 +189,7 @@ async function main(): Promise<void> {
     await stop(1);
     return;
   }
-  console.log(banner(options, world));
+  console.log(banner(options, world, page));
 }
 
 void main();
