@@ -58,8 +58,8 @@ describe.each(MODES)("$script (scripts/sandbox.ts) answers the README's curl ses
   let base = "";
 
   beforeAll(async () => {
-    ports = await freePorts(5);
-    const [port, apnsPort, apnsSandboxPort, fcmPort, inspectorPort] = ports.map(String);
+    ports = await freePorts(6);
+    const [port, apnsPort, apnsSandboxPort, fcmPort, inspectorPort, pagePort] = ports.map(String);
     // biome-ignore format: one flag and its value per line
     const args = [
       "scripts/sandbox.ts",
@@ -70,6 +70,7 @@ describe.each(MODES)("$script (scripts/sandbox.ts) answers the README's curl ses
       "--apns-sandbox-port", apnsSandboxPort ?? "",
       "--fcm-port", fcmPort ?? "",
       "--inspector-port", inspectorPort ?? "",
+      "--page-port", pagePort ?? "",
       ...mode.flags,
     ];
     sandbox = spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/tsx"), args, { name: "sandbox" });
