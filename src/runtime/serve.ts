@@ -3,6 +3,7 @@ import { ConfigError } from "../config";
 import { type GatewayDeps, webCryptoRandomBytes } from "../gateway/deps";
 import { answerStanza } from "../gateway/iq";
 import { jsonLogger, type Logger } from "../gateway/log";
+import type { Http2Transport } from "./http2-transport";
 import { type RunningNodeGateway, startNodeGateway } from "./node";
 
 /** Where `npm run serve` keeps its registrations unless `STORE_PATH` says otherwise. */
@@ -13,6 +14,8 @@ export interface ServeOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Overrides `PORT` (0 picks a free port). */
   readonly port?: number;
+  /** The providers' HTTP/2 transport; default a new one (see {@link startNodeGateway}). Closed with the gateway. */
+  readonly transport?: Http2Transport;
   readonly log?: Logger;
 }
 
@@ -57,7 +60,12 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningSer
   const env = { STORE_PATH: DEFAULT_STORE_PATH, ...given, GATEWAY_TOKEN: gatewayToken };
   const log = options.log ?? jsonLogger((line) => console.log(line));
   const component = parseComponentConfig(env);
-  const gateway = await startNodeGateway({ env, log, ...(options.port !== undefined ? { port: options.port } : {}) });
+  const gateway = await startNodeGateway({
+    env,
+    log,
+    ...(options.port !== undefined ? { port: options.port } : {}),
+    ...(options.transport !== undefined ? { transport: options.transport } : {}),
+  });
   if (gateway.gateway.deps.config.pushJid !== component.pushJid.toLowerCase()) {
     await gateway.close();
     throw new ConfigError("PUSH_JID", "differs between the gateway and the component");

@@ -1,18 +1,29 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type Client, client, type Element, xml } from "@xmpp/client";
 import { component, type XmppComponent, type XmppElement, type XmppStatus } from "@xmpp/component";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonLogger } from "../../src/gateway/log";
+import { Http2Transport } from "../../src/runtime/http2-transport";
+import { type RunningServe, startServe } from "../../src/runtime/serve";
 import { attribute, childElement, childElements, serialize, textOf } from "../../src/xmpp/element";
 import { NS } from "../../src/xmpp/namespaces";
 import { parsePublish } from "../../src/xmpp/publish";
 import { buildIqError, buildIqResult } from "../../src/xmpp/stanza";
 import { parseXml, type XmlElement } from "../../src/xmpp/xml";
+import { type FakeWorld, startFakeWorld } from "../fakes/fake-world";
+import { p2AccountHash } from "../fakes/user-server";
 import { type EjabberdServer, EPMD_PORT, epmdRunning, startEjabberd } from "./ejabberd-server";
-import { isPortFree } from "./processes";
+import { assertPortFree, isPortFree } from "./processes";
+import { registerP2AndEnable } from "./prosody-server";
 
 /*
- * Debian's ejabberd 23.01 with mod_push, and a bare XEP-0114 component playing the push service
- * (no bridge, no gateway): what ejabberd publishes, and what it does with the gateway's replies.
- * docs/ejabberd.md reports what this file proves.
+ * Debian's ejabberd 23.01 with mod_push. First against a bare XEP-0114 component playing the push
+ * service (no bridge, no gateway): what ejabberd publishes, and what it does with the gateway's
+ * replies. Then through the real bridge and gateway (`startServe`, the code of `npm run serve`) to the
+ * fake FCM. docs/ejabberd.md reports what this file proves.
  */
 
 const HOST = "localhost";
@@ -52,6 +63,21 @@ function parse(text: string): XmlElement {
   const parsed = parseXml(text);
   if (!parsed.ok) throw new Error(`unparsable stanza (${parsed.error.reason}): ${text}`);
   return parsed.value;
+}
+
+/** Logs a user in over plain c2s on loopback (no reconnecting). */
+async function login(server: EjabberdServer, username: string, host: string): Promise<Client> {
+  const xmppClient = client({
+    service: `xmpp://127.0.0.1:${server.c2sPort}`,
+    domain: host,
+    username,
+    password: PASSWORD,
+    resource: "phone",
+  });
+  xmppClient.reconnect.stop();
+  xmppClient.on("error", () => undefined);
+  await xmppClient.start();
+  return xmppClient;
 }
 
 /** One stanza the component received. */
@@ -185,19 +211,7 @@ describe("ejabberd 23.01 mod_push against a bare push component", () => {
   let epmdBefore = false;
   let messageCounter = 0;
 
-  const connect = async (username: string, host: string): Promise<Client> => {
-    const xmppClient = client({
-      service: `xmpp://127.0.0.1:${server.c2sPort}`,
-      domain: host,
-      username,
-      password: PASSWORD,
-      resource: "phone",
-    });
-    xmppClient.reconnect.stop();
-    xmppClient.on("error", () => undefined);
-    await xmppClient.start();
-    return xmppClient;
-  };
+  const connect = (username: string, host: string): Promise<Client> => login(server, username, host);
 
   /** Logs in, sends `<enable/>` (with a publish-options form when `secret` is given), logs out. */
   const enablePush = async (username: string, host: string, node: string, secret?: string): Promise<void> => {
@@ -432,5 +446,99 @@ describe("ejabberd 23.01 mod_push against a bare push component", () => {
       expect(epmdRunning()).toBe(false);
       expect(await isPortFree(EPMD_PORT)).toBe(true);
     }
+  });
+});
+
+describe("ejabberd 23.01 mod_push -> the real bridge and gateway (npm run serve, in process) -> fake FCM", () => {
+  const logs: string[] = [];
+  let dir = "";
+  let world: FakeWorld | undefined;
+  let server: EjabberdServer | undefined;
+  let serve: RunningServe | undefined;
+  let bob: Client | undefined;
+  let servePort: number | undefined;
+
+  const running = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not running`);
+    return value;
+  };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ejabberd-serve-e2e-"));
+    world = await startFakeWorld({ dir: join(dir, "world"), pushJid: PUSH_JID });
+    server = await startEjabberd({
+      pushJid: PUSH_JID,
+      componentSecret: COMPONENT_SECRET,
+      users: ["bob", "ivy"].map((username) => ({ username, host: HOST, password: PASSWORD })),
+    });
+    serve = await startServe({
+      env: {
+        ...world.env,
+        XMPP_COMPONENT_SERVICE: server.componentService,
+        XMPP_COMPONENT_SECRET: COMPONENT_SECRET,
+        PUSH_JID,
+        STORE_PATH: join(dir, "store", "registrations.sqlite"),
+        HOST: "127.0.0.1",
+      },
+      port: 0,
+      // In process, NODE_EXTRA_CA_CERTS cannot be set any more: the transport trusts the fakes itself.
+      transport: new Http2Transport({ ca: world.certificate.cert }),
+      log: jsonLogger((line) => logs.push(line)),
+    });
+    servePort = serve.gateway.port;
+    await serve.bridge.waitOnline(WAIT_MS);
+    bob = await login(server, "bob", HOST);
+  });
+
+  afterAll(async () => {
+    await bob?.stop().catch(() => undefined);
+    await serve?.close();
+    await server?.stop();
+    await world?.close();
+    if (servePort !== undefined) await assertPortFree(servePort);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a register-push-fcm made through ejabberd, enable, offline: ejabberd's publish reaches the fake FCM as a high-priority push", async () => {
+    const ejabberd = running(server, "ejabberd");
+    const fakes = running(world, "the fake world");
+    const token = `fcm-ivy-${randomBytes(24).toString("base64url")}`;
+    const deviceId = "ivy-android-id";
+
+    // Registered through ejabberd (c2s -> component -> bridge -> gateway) and enabled there.
+    const ivy = await login(ejabberd, "ivy", HOST);
+    const registration = await registerP2AndEnable(ivy, PUSH_JID, { token, deviceId });
+    expect(registration.jid).toBe(PUSH_JID);
+    await ivy.stop();
+    await waitUntil(() => !ejabberd.connectedUsers().some((jid) => jid.startsWith(`ivy@${HOST}/`)), "ivy to log out");
+
+    await running(bob, "bob").send(
+      xml("message", { type: "chat", to: `ivy@${HOST}`, id: "to-ivy" }, xml("body", {}, "hello ivy")),
+    );
+
+    await waitUntil(() => fakes.fcm.to(token).length > 0, "a push to the fake FCM for ivy");
+    const [push, ...others] = fakes.fcm.to(token);
+    expect(others).toEqual([]);
+    expect(push).toMatchObject({ status: 200, httpVersion: "2.0", project: fakes.serviceAccount.json.project_id });
+    expect(push?.message?.android).toMatchObject({ priority: "high" });
+    // ejabberd's default summary: the fixed body "New message", no message-count, no sender.
+    expect(push?.data).toEqual({ account: p2AccountHash(`ivy@${HOST}`, deviceId), body: "New message" });
+
+    // ejabberd took the gateway's result: nothing rejected, and the next message is pushed too.
+    await running(bob, "bob").send(
+      xml("message", { type: "chat", to: `ivy@${HOST}`, id: "to-ivy-2" }, xml("body", {}, "hello again")),
+    );
+    await waitUntil(() => fakes.fcm.to(token).length === 2, "a second push to the fake FCM for ivy");
+    expect(ejabberd.log()).not.toContain("rejected notification");
+    const stanzas = logs
+      .map((line): Record<string, unknown> => JSON.parse(line))
+      .filter((entry) => entry.event === "stanza");
+    // The register-push-fcm command and the two publishes, each answered by the gateway itself.
+    expect(stanzas.map((entry) => `${entry.type} ${entry.from} ${entry.reply} ${entry.status}`)).toEqual([
+      `set ${HOST} gateway 200`,
+      `set ${HOST} gateway 200`,
+      `set ${HOST} gateway 200`,
+    ]);
+    expect(stanzas.filter((entry) => entry.problem !== undefined)).toEqual([]);
   });
 });

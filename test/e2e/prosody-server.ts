@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { type Client, client, type Element, xml } from "@xmpp/client";
 import { assertPortFree, freePorts, spawnDetached, stopProcessGroup } from "./processes";
 
 /** Where Debian's prosody-modules puts mod_cloud_notify (Prosody's default plugin directory). */
@@ -236,4 +237,159 @@ export async function startProsody(options: ProsodyOptions): Promise<ProsodyServ
     logTail,
     stop,
   };
+}
+
+/*
+ * Playing the users: what XMPP clients send to their server for push (nothing here is specific to
+ * Prosody; test/e2e/ejabberd.test.ts uses it too).
+ */
+
+const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
+const NS_COMMANDS = "http://jabber.org/protocol/commands";
+const NS_DATA = "jabber:x:data";
+const NS_PUSH = "urn:xmpp:push:0";
+
+/** The single value of a field in a command reply's data form. */
+export function formValue(reply: Element, name: string): string | undefined {
+  return formValues(reply, name)[0];
+}
+
+/** Every value of a field in a command reply's data form. */
+export function formValues(reply: Element, name: string): string[] {
+  const x = reply.getChild("command", NS_COMMANDS)?.getChild("x", NS_DATA);
+  const field = x?.getChildren("field").find((f) => f.attrs.var === name);
+  return field?.getChildren("value").map((value) => value.text()) ?? [];
+}
+
+function submitForm(fields: Record<string, string>): Element {
+  return xml(
+    "x",
+    { xmlns: NS_DATA, type: "submit" },
+    ...Object.entries(fields).map(([name, value]) => xml("field", { var: name }, xml("value", {}, value))),
+  );
+}
+
+/** An XEP-0050 command executed in one step with a submitted form, as the clients send it. */
+export function commandIq(pushJid: string, node: string, fields: Record<string, string>): Element {
+  return xml(
+    "iq",
+    { type: "set", to: pushJid },
+    xml("command", { xmlns: NS_COMMANDS, node, action: "execute" }, submitForm(fields)),
+  );
+}
+
+/** XEP-0357 enable, as p2 clients send it (with the secret in publish options) or Tigase clients (without). */
+export function enableIq(pushJid: string, node: string, secret?: string): Element {
+  const options =
+    secret === undefined
+      ? []
+      : [submitForm({ FORM_TYPE: "http://jabber.org/protocol/pubsub#publish-options", secret })];
+  return xml("iq", { type: "set" }, xml("enable", { xmlns: NS_PUSH, jid: pushJid, node }, ...options));
+}
+
+/** A disco#info request to the push service. */
+export function discoInfoIq(pushJid: string): Element {
+  return xml("iq", { type: "get", to: pushJid }, xml("query", { xmlns: NS_DISCO_INFO }));
+}
+
+/** A chat message with a body. */
+export function chat(to: string, body: string): Element {
+  return xml("message", { type: "chat", to }, xml("body", {}, body));
+}
+
+/** What a p2 registration gave back. */
+export interface P2Registration {
+  readonly node: string;
+  readonly secret: string;
+  readonly jid: string | undefined;
+}
+
+/**
+ * Registers with p2's `register-push-fcm` (as Conversations does: `token` and `android-id`) and
+ * enables push with the node and secret it got.
+ */
+export async function registerP2AndEnable(
+  xmpp: Client,
+  pushJid: string,
+  device: { readonly token: string; readonly deviceId: string },
+): Promise<P2Registration> {
+  const reply = await xmpp.iqCaller.request(
+    commandIq(pushJid, "register-push-fcm", { token: device.token, "android-id": device.deviceId }),
+  );
+  const node = formValue(reply, "node");
+  const secret = formValue(reply, "secret");
+  if (node === undefined || secret === undefined) throw new Error(`no node or secret in ${reply.toString()}`);
+  await xmpp.iqCaller.request(enableIq(pushJid, node, secret));
+  return { node, secret, jid: formValue(reply, "jid") };
+}
+
+/** What a Tigase registration gave back. */
+export interface TigaseRegistration {
+  readonly node: string;
+  readonly features: string[];
+  readonly maxPayloadSize: number;
+}
+
+/**
+ * Registers with Tigase's `register-device` (as Siskin does) and enables push with the node, without
+ * a secret.
+ */
+export async function registerDeviceAndEnable(
+  xmpp: Client,
+  pushJid: string,
+  device: { readonly provider: string; readonly token: string },
+): Promise<TigaseRegistration> {
+  const reply = await xmpp.iqCaller.request(
+    commandIq(pushJid, "register-device", { provider: device.provider, "device-token": device.token }),
+  );
+  const node = formValue(reply, "node");
+  if (node === undefined) throw new Error(`no node in ${reply.toString()}`);
+  await xmpp.iqCaller.request(enableIq(pushJid, node));
+  return {
+    node,
+    features: formValues(reply, "features"),
+    maxPayloadSize: Number(formValue(reply, "max-payload-size")),
+  };
+}
+
+/** The XMPP users of a test, logged in with @xmpp/client over plain c2s on loopback. */
+export class XmppUsers {
+  private readonly clients = new Set<Client>();
+
+  constructor(
+    private readonly options: {
+      readonly c2sPort: number;
+      readonly domain: string;
+      readonly password: string;
+      readonly resource?: string;
+    },
+  ) {}
+
+  /** Logs a user in (no reconnecting). */
+  async connect(username: string): Promise<Client> {
+    const xmpp = client({
+      service: `xmpp://127.0.0.1:${this.options.c2sPort}`,
+      domain: this.options.domain,
+      username,
+      password: this.options.password,
+      resource: this.options.resource ?? "e2e",
+    });
+    xmpp.reconnect.stop();
+    xmpp.on("error", () => undefined);
+    this.clients.add(xmpp);
+    await xmpp.start();
+    return xmpp;
+  }
+
+  /** Logs a user out (closes the stream), so that the next message to them goes offline. */
+  async disconnect(xmpp: Client): Promise<void> {
+    await xmpp.stop();
+    this.clients.delete(xmpp);
+  }
+
+  /** Logs out everyone still logged in. */
+  async disconnectAll(): Promise<void> {
+    for (const xmpp of this.clients) await xmpp.stop().catch(() => undefined);
+    this.clients.clear();
+  }
 }

@@ -1,28 +1,41 @@
-import { createServer, type Server } from "node:http";
-import { getRequestListener } from "@hono/node-server";
-import { type Client, client, type Element, xml } from "@xmpp/client";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Client } from "@xmpp/client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type Bridge, gatewayPoster, startBridge } from "../../src/bridge";
-import { parseConfig } from "../../src/config";
-import { realSleep, webCryptoRandomBytes } from "../../src/gateway/deps";
+import { type Bridge, gatewayPoster, type PostStanza, startBridge } from "../../src/bridge";
 import type { LogFields, Logger, LogLevel } from "../../src/gateway/log";
-import { createApp } from "../../src/http/app";
-import { MemoryRegistrationStore } from "../../src/store";
-import { ProgrammableProvider, programmableDirectory } from "../fakes/programmable-provider";
-import { assertPortFree, freePorts } from "./processes";
-import { type ProsodyServer, startProsody, waitUntil } from "./prosody-server";
+import { describeApnsReceipt, describeFcmReceipt, type FakeWorld, startFakeWorld } from "../fakes/fake-world";
+import { FakeUserServer, p2AccountHash } from "../fakes/user-server";
+import { assertPortFree, type DetachedProcess, freePorts, startWranglerDev, stopProcessGroup } from "./processes";
+import {
+  chat,
+  discoInfoIq,
+  type ProsodyServer,
+  registerDeviceAndEnable,
+  registerP2AndEnable,
+  startProsody,
+  waitUntil,
+  XmppUsers,
+} from "./prosody-server";
+
+/*
+ * Prosody 0.12 + mod_cloud_notify -> the bridge (src/bridge/, in process) -> the real gateway under
+ * `wrangler dev` (local workerd, KV persisted in a temporary directory) -> the fake APNs and FCM.
+ * docs/prosody.md reports what this file proves.
+ */
 
 const HOST = "localhost";
 const PUSH_JID = "push.localhost";
-const GATEWAY_TOKEN = "e2e-gateway-token";
-const COMPONENT_SECRET = "e2e-component-secret";
+const GATEWAY_TOKEN = `e2e-gateway-token-${randomBytes(8).toString("hex")}`;
+const COMPONENT_SECRET = `e2e-component-secret-${randomBytes(8).toString("hex")}`;
 const PASSWORD = "e2e-password";
-const USERS = ["alice", "bob", "carol", "dave", "erin", "frank"] as const;
+const USERS = ["alice", "bob", "carol", "dave", "grace", "erin", "frank"] as const;
 const WAIT_MS = 10_000;
 
 const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
 const NS_COMMANDS = "http://jabber.org/protocol/commands";
-const NS_DATA = "jabber:x:data";
 const NS_PUSH = "urn:xmpp:push:0";
 
 interface LogEntry {
@@ -35,225 +48,169 @@ function collectingLogger(entries: LogEntry[]): Logger {
   return { log: (level, event, fields = {}) => entries.push({ level, event, fields }) };
 }
 
-/** One POST to /xmpp as the gateway saw it. */
+/** One stanza the bridge posted to the gateway, and what came back (`status` 0: unreachable). */
 interface Exchange {
   readonly request: string;
   readonly status: number;
   readonly reply: string;
 }
 
+/** A poster that records every exchange the bridge has with the gateway. */
+function recordingPoster(post: PostStanza, exchanges: Exchange[]): PostStanza {
+  return async (text, signal) => {
+    try {
+      const answer = await post(text, signal);
+      exchanges.push({ request: text, status: answer.status, reply: answer.body });
+      return answer;
+    } catch (error) {
+      exchanges.push({ request: text, status: 0, reply: String(error) });
+      throw error;
+    }
+  };
+}
+
+/** An APNs device token as Apple hands them out: 32 bytes, hex. */
+function apnsToken(): string {
+  return randomBytes(32).toString("hex");
+}
+
+/** An FCM registration token (the fake takes any text). */
+function fcmToken(user: string): string {
+  return `fcm-${user}-${randomBytes(24).toString("base64url")}`;
+}
+
 /**
- * The real app over the memory store and programmable providers, served over HTTP on 127.0.0.1;
- * it can be stopped and started again on the same port with the same registrations.
+ * mod_cloud_notify's publish as Prosody sends it (from the user's domain), to POST ourselves; with the
+ * secret in publish-options when there is one.
  */
-class InProcessGateway {
-  readonly store = new MemoryRegistrationStore();
-  readonly apns = new ProgrammableProvider("apns");
-  readonly fcm = new ProgrammableProvider("fcm");
-  readonly exchanges: Exchange[] = [];
-  readonly logs: LogEntry[] = [];
-  port = 0;
-  private server: Server | undefined;
-  private readonly listener = (() => {
-    const app = createApp({
-      config: parseConfig({ PUSH_JID, GATEWAY_TOKEN }),
-      store: this.store,
-      providers: programmableDirectory({ default: { apns: this.apns, fcm: this.fcm } }),
-      log: collectingLogger(this.logs),
-      now: Date.now,
-      randomBytes: webCryptoRandomBytes,
-      sleep: realSleep,
-    });
-    return getRequestListener(async (request: Request) => {
-      if (new URL(request.url).pathname !== "/xmpp") return app.fetch(request);
-      const body = await request.clone().text();
-      const response = await app.fetch(request);
-      this.exchanges.push({ request: body, status: response.status, reply: await response.clone().text() });
-      return response;
-    });
-  })();
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(port = this.port): Promise<void> {
-    const server = createServer(this.listener);
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => resolve());
-    });
-    const address = server.address();
-    this.port = typeof address === "object" && address !== null ? address.port : port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = undefined;
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
-  }
-
-  /** The POSTs whose stanza mentions the node (publishes to it). */
-  publishesTo(node: string): Exchange[] {
-    return this.exchanges.filter(
-      (exchange) => exchange.request.includes("<publish") && exchange.request.includes(node),
-    );
-  }
-}
-
-/** The single value of a field in a command reply's data form. */
-function formValue(reply: Element, name: string): string | undefined {
-  const x = reply.getChild("command", NS_COMMANDS)?.getChild("x", NS_DATA);
-  const field = x?.getChildren("field").find((f) => f.attrs.var === name);
-  return field?.getChildText("value") ?? undefined;
-}
-
-function formValues(reply: Element, name: string): string[] {
-  const x = reply.getChild("command", NS_COMMANDS)?.getChild("x", NS_DATA);
-  const field = x?.getChildren("field").find((f) => f.attrs.var === name);
-  return field?.getChildren("value").map((value) => value.text()) ?? [];
-}
-
-function submitForm(fields: Record<string, string>): Element {
-  return xml(
-    "x",
-    { xmlns: NS_DATA, type: "submit" },
-    ...Object.entries(fields).map(([name, value]) => xml("field", { var: name }, xml("value", {}, value))),
-  );
-}
-
-function command(node: string, fields: Record<string, string>): Element {
-  return xml(
-    "iq",
-    { type: "set", to: PUSH_JID },
-    xml("command", { xmlns: NS_COMMANDS, node, action: "execute" }, submitForm(fields)),
-  );
-}
-
-/** XEP-0357 enable, as p2 clients send it (with the secret in publish options) or Tigase clients (without). */
-function enable(node: string, secret?: string): Element {
+function prosodyStylePublish(node: string, secret?: string): string {
   const options =
     secret === undefined
-      ? []
-      : [
-          submitForm({
-            FORM_TYPE: "http://jabber.org/protocol/pubsub#publish-options",
-            secret,
-          }),
-        ];
-  return xml("iq", { type: "set" }, xml("enable", { xmlns: NS_PUSH, jid: PUSH_JID, node }, ...options));
+      ? ""
+      : `<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='secret'><value>${secret}</value></field></x></publish-options>`;
+  return `<iq type='set' from='${HOST}' to='${PUSH_JID}' id='probe-${randomBytes(4).toString("hex")}'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node}'><item><notification xmlns='${NS_PUSH}'><x xmlns='jabber:x:data' type='form'><field type='hidden' var='FORM_TYPE'><value>urn:xmpp:push:summary</value></field><field type='text-single' var='message-count'><value>1</value></field><field type='text-single' var='last-message-body'><value>New Message!</value></field></x></notification></item></publish>${options}</pubsub></iq>`;
 }
 
-function chat(to: string, body: string): Element {
-  return xml("message", { type: "chat", to }, xml("body", {}, body));
-}
-
-describe("end to end: Prosody 0.12 + mod_cloud_notify -> component bridge -> gateway", () => {
-  const gateway = new InProcessGateway();
+describe("end to end: Prosody 0.12 + mod_cloud_notify -> bridge -> wrangler dev -> fake APNs / FCM", () => {
   const bridgeLogs: LogEntry[] = [];
-  const clients = new Set<Client>();
-  let prosody: ProsodyServer;
-  let bridge: Bridge;
+  const exchanges: Exchange[] = [];
+  /** Every device token handed out, to check that none shows up in a log line. */
+  const tokens: string[] = [];
+  let dir = "";
+  let world: FakeWorld | undefined;
+  let wrangler: DetachedProcess | undefined;
+  let prosody: ProsodyServer | undefined;
+  let bridge: Bridge | undefined;
+  let users: XmppUsers;
   let bob: Client;
+  let ports: number[] = [];
+  let wranglerPort = 0;
+  let inspectorPort = 0;
 
-  async function connect(username: string): Promise<Client> {
-    const xmpp = client({
-      service: `xmpp://127.0.0.1:${prosody.c2sPort}`,
-      domain: HOST,
-      username,
-      password: PASSWORD,
-      resource: "e2e",
+  const gatewayUrl = () => `http://127.0.0.1:${wranglerPort}`;
+  const running = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} is not running`);
+    return value;
+  };
+
+  /** `wrangler dev` on the same port and persist directory every time, so that KV survives a restart. */
+  const startGateway = async (): Promise<DetachedProcess> => {
+    const fakes = running(world, "the fake world");
+    wrangler = await startWranglerDev({
+      port: wranglerPort,
+      inspectorPort,
+      persistTo: join(dir, "wrangler-state"),
+      envFile: fakes.envFile,
+      env: { NODE_EXTRA_CA_CERTS: fakes.certificate.certPath },
     });
-    xmpp.on("error", () => undefined);
-    clients.add(xmpp);
-    await xmpp.start();
-    return xmpp;
-  }
+    return wrangler;
+  };
 
-  async function disconnect(xmpp: Client): Promise<void> {
-    xmpp.reconnect.stop();
-    await xmpp.stop();
-    clients.delete(xmpp);
-  }
+  const stopGateway = async () => {
+    const process_ = wrangler;
+    wrangler = undefined;
+    if (process_) await stopProcessGroup(process_);
+    await assertPortFree(wranglerPort);
+    await assertPortFree(inspectorPort);
+  };
+
+  /** The exchanges whose stanza is a publish to `node`. */
+  const publishesTo = (node: string) =>
+    exchanges.filter((exchange) => exchange.request.includes("<publish") && exchange.request.includes(node));
 
   /**
    * Waits until Prosody has routed everything bob sent before and the bridge has settled it: a
    * disco#info from bob travels the same path after it, and the bridge has nothing in flight.
    */
-  async function settle(): Promise<void> {
-    await bob.iqCaller.request(xml("iq", { type: "get", to: PUSH_JID }, xml("query", { xmlns: NS_DISCO_INFO })));
-    await waitUntil(() => bridge.inFlight === 0, WAIT_MS, "the bridge to settle");
-  }
-
-  /** Registers with p2's register-push-fcm and enables push with the node and secret it got. */
-  async function registerP2AndEnable(xmpp: Client, token: string, deviceId: string) {
-    const reply = await xmpp.iqCaller.request(command("register-push-fcm", { token, "android-id": deviceId }));
-    const node = formValue(reply, "node");
-    const secret = formValue(reply, "secret");
-    if (node === undefined || secret === undefined) throw new Error(`no node or secret in ${reply.toString()}`);
-    expect(formValue(reply, "jid")).toBe(PUSH_JID);
-    await xmpp.iqCaller.request(enable(node, secret));
-    return { node, secret };
-  }
+  const settle = async () => {
+    await bob.iqCaller.request(discoInfoIq(PUSH_JID));
+    await waitUntil(() => running(bridge, "the bridge").inFlight === 0, WAIT_MS, "the bridge to settle");
+  };
 
   beforeAll(async () => {
-    await gateway.start(0);
-    const [c2sPort, componentPort] = await freePorts(2);
-    if (c2sPort === undefined || componentPort === undefined) throw new Error("no free ports");
+    dir = await mkdtemp(join(tmpdir(), "prosody-wrangler-e2e-"));
+    world = await startFakeWorld({ dir: join(dir, "world"), pushJid: PUSH_JID, extraEnv: { GATEWAY_TOKEN } });
+    ports = await freePorts(4);
+    const [httpPort, inspector, c2sPort, componentPort] = ports;
+    if (httpPort === undefined || inspector === undefined || c2sPort === undefined || componentPort === undefined)
+      throw new Error("no free ports");
+    wranglerPort = httpPort;
+    inspectorPort = inspector;
+    // The bridge first, so that it has to wait for Prosody (with back-off).
     bridge = startBridge({
-      config: {
-        service: `xmpp://127.0.0.1:${componentPort}`,
-        secret: COMPONENT_SECRET,
-        pushJid: PUSH_JID,
-      },
-      post: gatewayPoster(gateway.url, GATEWAY_TOKEN),
+      config: { service: `xmpp://127.0.0.1:${componentPort}`, secret: COMPONENT_SECRET, pushJid: PUSH_JID },
+      post: recordingPoster(gatewayPoster(gatewayUrl(), GATEWAY_TOKEN), exchanges),
       log: collectingLogger(bridgeLogs),
       backoff: { baseMs: 50, capMs: 500 },
       shutdownGraceMs: 2_000,
     });
-    prosody = await startProsody({
-      componentSecret: COMPONENT_SECRET,
-      users: USERS.map((username) => ({ username, password: PASSWORD })),
-      c2sPort,
-      componentPort,
-    });
+    const started = await Promise.allSettled([
+      startGateway(),
+      startProsody({
+        componentSecret: COMPONENT_SECRET,
+        users: USERS.map((username) => ({ username, password: PASSWORD })),
+        c2sPort,
+        componentPort,
+      }).then((server) => {
+        prosody = server;
+      }),
+    ]);
+    for (const outcome of started) if (outcome.status === "rejected") throw outcome.reason;
     await bridge.waitOnline(WAIT_MS);
-    bob = await connect("bob");
+    users = new XmppUsers({ c2sPort, domain: HOST, password: PASSWORD });
+    bob = await users.connect("bob");
   });
 
   beforeEach(({ onTestFailed }) => {
     onTestFailed(() => {
       console.error(`Prosody log (last lines):\n${prosody?.logTail(80)}`);
       console.error(`bridge log:\n${bridgeLogs.map((entry) => JSON.stringify(entry)).join("\n")}`);
+      console.error(`exchanges:\n${exchanges.map((exchange) => JSON.stringify(exchange)).join("\n")}`);
+      console.error(`fake APNs:\n${world?.apns.received.map(describeApnsReceipt).join("\n")}`);
+      console.error(`fake FCM:\n${world?.fcm.received.map(describeFcmReceipt).join("\n")}`);
+      console.error(`wrangler output:\n${wrangler?.output().slice(-4_000)}`);
     });
   });
 
   afterAll(async () => {
-    for (const xmpp of clients) {
-      xmpp.reconnect.stop();
-      await xmpp.stop().catch(() => undefined);
-    }
+    await users?.disconnectAll();
     await bridge?.stop();
-    await gateway.stop();
+    if (wrangler) await stopProcessGroup(wrangler);
     await prosody?.stop();
-    await assertPortFree(gateway.port);
+    await world?.close();
+    for (const port of ports) await assertPortFree(port);
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it("connects as the component once Prosody is up, retrying with back-off until then", () => {
     const events = bridgeLogs.map((entry) => entry.event);
     expect(events).toContain("bridge-reconnect-scheduled");
     expect(events.indexOf("bridge-online")).toBeGreaterThan(events.indexOf("bridge-reconnect-scheduled"));
-    expect(bridge.online).toBe(true);
+    expect(bridge?.online).toBe(true);
   });
 
-  it("answers a user's disco#info for the push service through Prosody and the bridge", async () => {
-    const reply = await bob.iqCaller.request(
-      xml("iq", { type: "get", to: PUSH_JID }, xml("query", { xmlns: NS_DISCO_INFO })),
-    );
+  it("answers a user's disco#info for the push service through Prosody, the bridge and wrangler dev", async () => {
+    const reply = await bob.iqCaller.request(discoInfoIq(PUSH_JID));
 
     const query = reply.getChild("query", NS_DISCO_INFO);
     const identities = query?.getChildren("identity").map((i) => `${i.attrs.category}/${i.attrs.type}`);
@@ -265,81 +222,150 @@ describe("end to end: Prosody 0.12 + mod_cloud_notify -> component bridge -> gat
     );
   });
 
-  it("p2 style: register-push-fcm, enable, go offline; a chat message reaches FCM with the node and secret", async () => {
-    const alice = await connect("alice");
-    const { node, secret } = await registerP2AndEnable(alice, "fcm-token-alice", "alice-android-id");
-    await disconnect(alice);
-    const before = gateway.fcm.sent.length;
+  it("p2 style: register-push-fcm, enable, go offline; a chat message reaches the fake FCM at high priority with the hashed account", async () => {
+    const fakes = running(world, "the fake world");
+    const token = fcmToken("alice");
+    tokens.push(token);
+    const alice = await users.connect("alice");
+    const { node, secret, jid } = await registerP2AndEnable(alice, PUSH_JID, { token, deviceId: "alice-android-id" });
+    expect(jid).toBe(PUSH_JID);
+    await users.disconnect(alice);
 
     await bob.send(chat("alice@localhost", "Hello Alice, are you there?"));
 
-    await waitUntil(() => gateway.fcm.sent.length > before, WAIT_MS, "a push to FCM for alice");
-    const push = gateway.fcm.sent.at(-1);
-    expect(push?.registration).toMatchObject({ node, secret, token: "fcm-token-alice", account: "alice@localhost" });
-    expect(push?.notification).toMatchObject({ priority: "high", messageCount: 1, body: "New Message!" });
-    const [publish] = gateway.publishesTo(node);
+    await waitUntil(() => fakes.fcm.to(token).length > 0, WAIT_MS, "a push to the fake FCM for alice");
+    const [push, ...others] = fakes.fcm.to(token);
+    expect(others).toHaveLength(0);
+    expect(push).toMatchObject({
+      status: 200,
+      project: fakes.serviceAccount.json.project_id,
+      account: fakes.serviceAccount.json.client_email,
+    });
+    expect(push?.message?.android).toMatchObject({ priority: "high" });
+    expect(push?.data).toEqual({
+      account: p2AccountHash("alice@localhost", "alice-android-id"),
+      body: "New Message!",
+      "unread-messages": "1",
+    });
+    await waitUntil(() => publishesTo(node).length === 1, WAIT_MS, "the bridge to record the publish");
+    const [publish] = publishesTo(node);
     expect(publish?.request).toMatch(/^<iq [^>]*type=["']set["']/);
     expect(publish?.request).toMatch(/from=["']localhost["']/);
     expect(publish?.request).toContain(secret);
     expect(publish?.request).toContain("http://jabber.org/protocol/pubsub#publish-options");
     expect(publish?.status).toBe(200);
     expect(publish?.reply).toMatch(/^<iq [^>]*type=["']result["']/);
-    expect(prosody.pushStore("alice")).toContain(node);
+    expect(prosody?.pushStore("alice")).toContain(node);
   });
 
-  it("Tigase style: register-device with APNs, enable without a secret; a chat message reaches APNs", async () => {
-    const carol = await connect("carol");
-    const reply = await carol.iqCaller.request(
-      command("register-device", { provider: "tigase:messenger:apns:1", "device-token": "apns-token-carol" }),
-    );
-    const node = formValue(reply, "node");
-    if (node === undefined) throw new Error(`no node in ${reply.toString()}`);
-    expect(formValues(reply, "features")).toContain("tigase:push:encrypt:0");
-    expect(Number(formValue(reply, "max-payload-size"))).toBeGreaterThan(0);
-    await carol.iqCaller.request(enable(node));
-    await disconnect(carol);
-    const before = gateway.apns.sent.length;
+  it("Tigase style: register-device with APNs, enable without a secret; a chat message reaches the fake APNs as an alert with a verified JWT", async () => {
+    const fakes = running(world, "the fake world");
+    const token = apnsToken();
+    tokens.push(token);
+    const carol = await users.connect("carol");
+    const { node, features, maxPayloadSize } = await registerDeviceAndEnable(carol, PUSH_JID, {
+      provider: "tigase:messenger:apns:1",
+      token,
+    });
+    expect(features).toContain("tigase:push:encrypt:0");
+    expect(maxPayloadSize).toBeGreaterThan(0);
+    await users.disconnect(carol);
 
     await bob.send(chat("carol@localhost", "Hello Carol"));
 
-    await waitUntil(() => gateway.apns.sent.length > before, WAIT_MS, "a push to APNs for carol");
-    const push = gateway.apns.sent.at(-1);
-    expect(push?.registration).toMatchObject({ node, token: "apns-token-carol", account: "carol@localhost" });
-    expect(push?.registration.secret).toBeUndefined();
-    const [publish] = gateway.publishesTo(node);
+    await waitUntil(() => fakes.apns.to(token).length > 0, WAIT_MS, "a push to the fake APNs for carol");
+    const [push, ...others] = fakes.apns.to(token);
+    expect(others).toHaveLength(0);
+    expect(push).toMatchObject({
+      environment: "production",
+      status: 200,
+      httpVersion: "1.1",
+      jwt: { kid: fakes.apnsKey.keyId, iss: fakes.apnsKey.teamId },
+    });
+    expect(push?.headers).toMatchObject({
+      "apns-topic": fakes.env.APNS_TOPIC,
+      "apns-push-type": "alert",
+      "apns-priority": "10",
+    });
+    expect(push?.body).toMatchObject({
+      aps: { alert: { body: "New Message!" }, "mutable-content": 1 },
+      account: "carol@localhost",
+      body: "New Message!",
+      "unread-messages": 1,
+    });
+    await waitUntil(() => publishesTo(node).length === 1, WAIT_MS, "the bridge to record the publish");
+    const [publish] = publishesTo(node);
     expect(publish?.request).not.toContain("publish-options");
     expect(publish?.status).toBe(200);
+    expect(publish?.reply).toMatch(/^<iq [^>]*type=["']result["']/);
   });
 
-  it("dead token: the gateway answers item-not-found and forgets the node; Prosody drops the registration", async () => {
-    const dave = await connect("dave");
-    const { node } = await registerP2AndEnable(dave, "fcm-token-dave", "dave-android-id");
-    await disconnect(dave);
-    expect(prosody.pushStore("dave")).toContain(node);
-    gateway.fcm.willAnswer({ kind: "token-dead", reason: "UNREGISTERED" });
+  it("dead FCM token (UNREGISTERED): item-not-found, the node is gone from the gateway and from Prosody", async () => {
+    const fakes = running(world, "the fake world");
+    const token = fcmToken("dave");
+    tokens.push(token);
+    const dave = await users.connect("dave");
+    const { node, secret } = await registerP2AndEnable(dave, PUSH_JID, { token, deviceId: "dave-android-id" });
+    await users.disconnect(dave);
+    expect(prosody?.pushStore("dave")).toContain(node);
+    fakes.fcm.failToken(token, { code: "UNREGISTERED" });
 
     await bob.send(chat("dave@localhost", "Hello Dave"));
 
-    await waitUntil(() => gateway.publishesTo(node).length === 1, WAIT_MS, "the publish for dave");
-    const [publish] = gateway.publishesTo(node);
+    await waitUntil(() => publishesTo(node).length === 1, WAIT_MS, "the publish for dave");
+    const [publish] = publishesTo(node);
+    expect(publish?.status).toBe(200);
     expect(publish?.reply).toMatch(/type=["']cancel["']/);
     expect(publish?.reply).toContain("item-not-found");
-    expect(await gateway.store.get(node)).toEqual({ kind: "deleted" });
-    await waitUntil(() => !prosody.pushStore("dave")?.includes(node), WAIT_MS, "Prosody to drop dave's registration");
+    expect(fakes.fcm.to(token).map((receipt) => `${receipt.status} ${receipt.error}`)).toEqual(["404 UNREGISTERED"]);
+    await waitUntil(() => !prosody?.pushStore("dave")?.includes(node), WAIT_MS, "Prosody to drop dave's registration");
 
-    const pushes = gateway.fcm.sent.length;
+    // The gateway forgot the node: a publish of our own, from dave's domain with the right secret.
+    const probe = await new FakeUserServer(gatewayUrl(), GATEWAY_TOKEN).iq(prosodyStylePublish(node, secret));
+    expect(probe.error).toBe("cancel/item-not-found");
+    expect(fakes.fcm.to(token)).toHaveLength(1);
+
+    // Prosody forgot it too: the next message publishes nothing.
     await bob.send(chat("dave@localhost", "Dave, are you still there?"));
     await settle();
-
-    expect(gateway.publishesTo(node)).toHaveLength(1);
-    expect(gateway.fcm.sent.length).toBe(pushes);
+    expect(publishesTo(node)).toHaveLength(1);
+    expect(fakes.fcm.to(token)).toHaveLength(1);
   });
 
-  it("gateway down: the bridge answers wait, Prosody keeps the registration and pushes again later", async () => {
-    const erin = await connect("erin");
-    const { node } = await registerP2AndEnable(erin, "fcm-token-erin", "erin-android-id");
-    await disconnect(erin);
-    await gateway.stop();
+  it("dead APNs token (410 Unregistered): item-not-found, the node is gone from the gateway and from Prosody", async () => {
+    const fakes = running(world, "the fake world");
+    const token = apnsToken();
+    tokens.push(token);
+    const grace = await users.connect("grace");
+    const { node } = await registerDeviceAndEnable(grace, PUSH_JID, { provider: "tigase:messenger:apns:1", token });
+    await users.disconnect(grace);
+    expect(prosody?.pushStore("grace")).toContain(node);
+    fakes.apns.failToken(token, { status: 410, reason: "Unregistered" });
+
+    await bob.send(chat("grace@localhost", "Hello Grace"));
+
+    await waitUntil(() => publishesTo(node).length === 1, WAIT_MS, "the publish for grace");
+    expect(publishesTo(node)[0]?.reply).toMatch(/<error type=["']cancel["']><item-not-found /);
+    expect(fakes.apns.to(token).map((receipt) => `${receipt.status} ${receipt.reason}`)).toEqual(["410 Unregistered"]);
+    await waitUntil(
+      () => !prosody?.pushStore("grace")?.includes(node),
+      WAIT_MS,
+      "Prosody to drop grace's registration",
+    );
+
+    const probe = await new FakeUserServer(gatewayUrl(), GATEWAY_TOKEN).iq(prosodyStylePublish(node));
+    expect(probe.error).toBe("cancel/item-not-found");
+    expect(fakes.apns.to(token)).toHaveLength(1);
+  });
+
+  it("gateway down (wrangler dev stopped): the bridge answers wait, Prosody keeps the registration; restarted, the next message is pushed", async () => {
+    const fakes = running(world, "the fake world");
+    const token = fcmToken("erin");
+    tokens.push(token);
+    const erin = await users.connect("erin");
+    const { node } = await registerP2AndEnable(erin, PUSH_JID, { token, deviceId: "erin-android-id" });
+    await users.disconnect(erin);
+    await stopGateway();
     const logged = bridgeLogs.length;
 
     await bob.send(chat("erin@localhost", "Hello Erin"));
@@ -355,35 +381,38 @@ describe("end to end: Prosody 0.12 + mod_cloud_notify -> component bridge -> gat
       WAIT_MS,
       "the bridge to answer wait for the publish",
     );
-    const marker = await bob.iqCaller
-      .request(xml("iq", { type: "get", to: PUSH_JID }, xml("query", { xmlns: NS_DISCO_INFO })))
-      .then(
-        () => undefined,
-        (reason: unknown) => reason,
-      );
+    expect(publishesTo(node).map((exchange) => exchange.status)).toEqual([0]);
+    const marker = await bob.iqCaller.request(discoInfoIq(PUSH_JID)).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
     expect(marker).toMatchObject({ condition: "internal-server-error", type: "wait" });
-    expect(prosody.pushStore("erin")).toContain(node);
+    expect(prosody?.pushStore("erin")).toContain(node);
+    expect(fakes.fcm.to(token)).toHaveLength(0);
 
-    await gateway.start();
-    const before = gateway.fcm.sent.length;
+    await startGateway();
     await bob.send(chat("erin@localhost", "Erin, the gateway is back"));
 
-    await waitUntil(() => gateway.fcm.sent.length > before, WAIT_MS, "a push to FCM for erin");
-    expect(gateway.fcm.sent.at(-1)?.registration.node).toBe(node);
-    expect(prosody.pushStore("erin")).toContain(node);
+    await waitUntil(() => fakes.fcm.to(token).length > 0, WAIT_MS, "a push to the fake FCM for erin");
+    expect(fakes.fcm.to(token)).toMatchObject([
+      { status: 200, data: { account: p2AccountHash("erin@localhost", "erin-android-id") } },
+    ]);
+    await waitUntil(() => publishesTo(node).length === 2, WAIT_MS, "the bridge to record the second publish");
+    expect(publishesTo(node).map((exchange) => exchange.status)).toEqual([0, 200]);
+    expect(publishesTo(node)[1]?.reply).toMatch(/^<iq [^>]*type=["']result["']/);
+    expect(prosody?.pushStore("erin")).toContain(node);
   });
 
   it("the bridge stops cleanly: Prosody then answers for the push service itself (wait)", async () => {
-    const frank = await connect("frank");
-    await bridge.stop();
-    expect(bridge.online).toBe(false);
+    const frank = await users.connect("frank");
+    const stopping = running(bridge, "the bridge");
+    await stopping.stop();
+    expect(stopping.online).toBe(false);
 
-    const error = await frank.iqCaller
-      .request(xml("iq", { type: "get", to: PUSH_JID }, xml("query", { xmlns: NS_DISCO_INFO })))
-      .then(
-        () => undefined,
-        (reason: unknown) => reason,
-      );
+    const error = await frank.iqCaller.request(discoInfoIq(PUSH_JID)).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
 
     expect(error).toMatchObject({ condition: "remote-server-timeout", type: "wait" });
     expect(bridgeLogs.map((entry) => entry.event)).toContain("bridge-stopped");
@@ -392,7 +421,8 @@ describe("end to end: Prosody 0.12 + mod_cloud_notify -> component bridge -> gat
   it("never logs a secret, a device token or a stanza in the bridge's log lines", () => {
     const text = JSON.stringify(bridgeLogs);
     expect(bridgeLogs.filter((entry) => entry.event === "stanza").length).toBeGreaterThan(5);
-    for (const secret of [COMPONENT_SECRET, GATEWAY_TOKEN, "fcm-token-", "apns-token-", "<iq", "alice@", "bob@"])
+    expect(tokens.length).toBeGreaterThan(4);
+    for (const secret of [COMPONENT_SECRET, GATEWAY_TOKEN, ...tokens, "<iq", "alice@", "bob@"])
       expect(text).not.toContain(secret);
   });
 });
