@@ -22,6 +22,9 @@ async function main(): Promise<void> {
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    // The bridge and the server each wait up to 10 s for work in flight; never hang past that.
+    const force = setTimeout(() => process.exit(1), 30_000);
+    force.unref();
     running.close().then(
       () => process.exit(0),
       () => process.exit(1),

@@ -57,7 +57,8 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningSer
   // The component needs no HTTP hop; without a configured token, /xmpp over HTTP stays closed
   // behind a random one rather than open to anyone who reaches the port.
   const gatewayToken = given.GATEWAY_TOKEN?.trim() || encodeBase64Url(webCryptoRandomBytes(24));
-  const env = { STORE_PATH: DEFAULT_STORE_PATH, ...given, GATEWAY_TOKEN: gatewayToken };
+  const storePath = given.STORE_PATH?.trim() || DEFAULT_STORE_PATH;
+  const env = { ...given, STORE_PATH: storePath, GATEWAY_TOKEN: gatewayToken };
   const log = options.log ?? jsonLogger((line) => console.log(line));
   const component = parseComponentConfig(env);
   const gateway = await startNodeGateway({
