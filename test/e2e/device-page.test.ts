@@ -21,7 +21,7 @@ import {
   waitForOutput,
 } from "./processes";
 
-/** Debian's Chromium (`.ci/install-chromium.sh`); playwright-core drives it over CDP. */
+/** Debian's Chromium (`.ci/install-debian.sh`); playwright-core drives it over CDP. */
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless",
@@ -40,7 +40,7 @@ async function launchChromium(): Promise<Browser> {
     await access(CHROMIUM, constants.X_OK);
   } catch {
     throw new Error(
-      `Chromium is missing at ${CHROMIUM}: install it with .ci/install-chromium.sh (apt-get install chromium); this test needs a browser and does not skip`,
+      `Chromium is missing at ${CHROMIUM}: install it with .ci/install-debian.sh (apt-get install chromium); this test needs a browser and does not skip`,
     );
   }
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });

@@ -81,7 +81,7 @@ export interface EjabberdServer {
 export function requireEjabberd(): void {
   if (!existsSync(EJABBERDCTL))
     throw new Error(
-      `ejabberd is not installed (${EJABBERDCTL} is missing): run .ci/install-ejabberd.sh (apt-get install ejabberd)`,
+      `ejabberd is not installed (${EJABBERDCTL} is missing): run .ci/install-debian.sh (apt-get install ejabberd)`,
     );
   const uid = process.getuid?.();
   const installUid = spawnSync("id", ["-u", INSTALL_USER], { encoding: "utf8" }).stdout.trim();

@@ -61,11 +61,11 @@ export function requireProsody(): void {
   for (const command of ["prosody", "prosodyctl"])
     if (!onPath(command))
       throw new Error(
-        `Prosody is not installed (${command} is not on PATH): run .ci/install-prosody.sh (apt-get install prosody prosody-modules)`,
+        `Prosody is not installed (${command} is not on PATH): run .ci/install-debian.sh (apt-get install prosody prosody-modules)`,
       );
   if (!existsSync(join(MODULES_DIR, "mod_cloud_notify", "mod_cloud_notify.lua")))
     throw new Error(
-      `mod_cloud_notify is not in ${MODULES_DIR}: run .ci/install-prosody.sh (apt-get install prosody-modules)`,
+      `mod_cloud_notify is not in ${MODULES_DIR}: run .ci/install-debian.sh (apt-get install prosody-modules)`,
     );
 }
 

@@ -1,0 +1,61 @@
+#!/bin/sh
+# Installs the Debian packages the end-to-end tests need, with one `apt-get update`:
+# - prosody + prosody-modules (mod_cloud_notify): test/e2e/prosody*.test.ts start their own Prosody;
+# - ejabberd: test/e2e/ejabberd.test.ts starts its own node with `ejabberdctl foreground`, without epmd;
+# - chromium: test/e2e/device-page.test.ts drives /usr/bin/chromium headless through playwright-core.
+# The packaged services must not run: a policy-rc.d that answers 101 keeps invoke-rc.d from starting
+# them, and anything that started anyway is stopped, so nothing is left on 4369/5222/5269/5280/5347/5443.
+set -eu
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+POLICY=/usr/sbin/policy-rc.d
+ADDED_POLICY=""
+if [ ! -e "$POLICY" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+  $SUDO chmod 755 "$POLICY"
+  ADDED_POLICY=1
+fi
+
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends \
+  prosody prosody-modules ejabberd chromium
+
+if [ -n "$ADDED_POLICY" ]; then $SUDO rm -f "$POLICY"; fi
+
+# Stop the packaged services if something started them anyway (systemd hosts without a policy-rc.d).
+for service in prosody ejabberd; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    $SUDO systemctl stop "$service"
+    $SUDO systemctl disable "$service" >/dev/null 2>&1 || true
+  fi
+done
+if [ -f /run/prosody/prosody.pid ]; then
+  $SUDO kill "$(cat /run/prosody/prosody.pid)" 2>/dev/null || true
+fi
+# Without systemd: the package's ejabberd node runs as the ejabberd user; ask it to stop, then make sure.
+beams="$(pgrep -u ejabberd -x beam.smp || true)"
+if [ -n "$beams" ]; then
+  $SUDO /usr/sbin/ejabberdctl stop >/dev/null 2>&1 || true
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    beams="$(pgrep -u ejabberd -x beam.smp || true)"
+    [ -z "$beams" ] && break
+    sleep 1
+  done
+  # shellcheck disable=SC2086
+  if [ -n "$beams" ]; then $SUDO kill -9 $beams 2>/dev/null || true; fi
+fi
+# epmd (Erlang's port mapper, 4369) outlives the node; stop it when no Erlang node is registered with it.
+if pgrep -x epmd >/dev/null 2>&1 && ! epmd -names 2>/dev/null | grep -q '^name '; then
+  epmd -kill >/dev/null 2>&1 || true
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    pgrep -x epmd >/dev/null 2>&1 || break
+    sleep 0.5
+  done
+fi
+
+test -f /usr/lib/prosody/modules/mod_cloud_notify/mod_cloud_notify.lua
+test -x /usr/sbin/ejabberdctl
+test -x /usr/bin/chromium
+echo "installed: prosody $(dpkg-query -W -f='${Version}' prosody), ejabberd $(dpkg-query -W -f='${Version}' ejabberd), $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
