@@ -1,25 +1,16 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, constants, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { access, constants, mkdir } from "node:fs/promises";
 import { request } from "node:http";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPushPlaintext, encodeBase64, sealPushNotification } from "../../src/omemo";
 import { parseXml } from "../../src/xmpp";
 import type { ApnsReceipt } from "../fakes/apns-server";
 import { DevicePage } from "../fakes/device-page";
-import {
-  assertPortFree,
-  type DetachedProcess,
-  freePorts,
-  processGroupAlive,
-  REPO_ROOT,
-  spawnDetached,
-  stopProcessGroup,
-  waitForOutput,
-} from "./processes";
+import { assertPortFree, REPO_ROOT } from "./processes";
+import { type RunningSandbox, startSandbox } from "./sandbox";
 
 /** Debian's Chromium (`.ci/install-debian.sh`); playwright-core drives it over CDP. */
 const CHROMIUM = "/usr/bin/chromium";
@@ -62,11 +53,9 @@ function simulate(args: readonly string[]): Promise<{ code: number; stdout: stri
 }
 
 describe("the live device page of npm start, in headless Chromium", () => {
-  let dir = "";
-  let sandbox: DetachedProcess | undefined;
+  let sandbox: RunningSandbox | undefined;
   let browser: Browser | undefined;
   let browserError: unknown;
-  let ports: number[] = [];
   let gateway = "";
   let pageUrl = "";
 
@@ -76,38 +65,15 @@ describe("the live device page of npm start, in headless Chromium", () => {
       browserError = error;
       return undefined;
     });
-    dir = await mkdtemp(join(tmpdir(), "device-page-"));
-    ports = await freePorts(6);
-    const [port, apnsPort, apnsSandboxPort, fcmPort, inspectorPort, pagePort] = ports.map(String);
-    // biome-ignore format: one flag and its value per line
-    const args = [
-      "scripts/sandbox.ts",
-      "--dir", join(dir, "sandbox"),
-      "--persist-to", join(dir, "state"),
-      "--port", port ?? "",
-      "--apns-port", apnsPort ?? "",
-      "--apns-sandbox-port", apnsSandboxPort ?? "",
-      "--fcm-port", fcmPort ?? "",
-      "--inspector-port", inspectorPort ?? "",
-      "--page-port", pagePort ?? "",
-    ];
-    sandbox = spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/tsx"), args, { name: "sandbox" });
-    await waitForOutput(sandbox, "sandbox: gateway", 60_000);
-    gateway = `http://127.0.0.1:${port}`;
-    pageUrl = `http://127.0.0.1:${pagePort}`;
+    sandbox = await startSandbox();
+    gateway = sandbox.gateway;
+    pageUrl = sandbox.page;
   });
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (sandbox) {
-      await stopProcessGroup(sandbox, { graceMs: 10_000 });
-      const gatewayPid = Number(/sandbox: started .* \(pid (\d+),/.exec(sandbox.output())?.[1]);
-      const leaked = Number.isInteger(gatewayPid) && processGroupAlive(gatewayPid);
-      if (leaked) process.kill(-gatewayPid, "SIGKILL");
-      for (const port of ports) await assertPortFree(port);
-      expect(leaked, "the sandbox left its gateway running").toBe(false);
-    }
-    if (dir) await rm(dir, { recursive: true, force: true });
+    const stopped = await sandbox?.stop();
+    expect(stopped?.leakedGateway, "the sandbox left its gateway running").not.toBe(true);
   });
 
   async function openPage(): Promise<Page> {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { childElement, parseXml } from "../../src/xmpp";
 import { errorOf, formField } from "../app/harness";
@@ -9,13 +9,11 @@ import {
   assertPortFree,
   type DetachedProcess,
   freePorts,
-  processGroupAlive,
-  REPO_ROOT,
-  spawnDetached,
   startWranglerDev,
   stopProcessGroup,
   waitForOutput,
 } from "./processes";
+import { type RunningSandbox, startSandbox } from "./sandbox";
 
 /** The README's curl session, request for request (docs/sandbox.md has it too). */
 const SESSION = {
@@ -53,40 +51,17 @@ const MODES = [
 ] as const;
 
 describe.each(MODES)("$script (scripts/sandbox.ts) answers the README's curl session", (mode) => {
-  let sandbox: DetachedProcess | undefined;
-  let ports: number[] = [];
+  let sandbox: RunningSandbox | undefined;
   let base = "";
 
   beforeAll(async () => {
-    ports = await freePorts(6);
-    const [port, apnsPort, apnsSandboxPort, fcmPort, inspectorPort, pagePort] = ports.map(String);
-    // biome-ignore format: one flag and its value per line
-    const args = [
-      "scripts/sandbox.ts",
-      "--dir", join(dir, "sandbox"),
-      "--persist-to", join(dir, "state"),
-      "--port", port ?? "",
-      "--apns-port", apnsPort ?? "",
-      "--apns-sandbox-port", apnsSandboxPort ?? "",
-      "--fcm-port", fcmPort ?? "",
-      "--inspector-port", inspectorPort ?? "",
-      "--page-port", pagePort ?? "",
-      ...mode.flags,
-    ];
-    sandbox = spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/tsx"), args, { name: "sandbox" });
-    await waitForOutput(sandbox, "sandbox: gateway", 60_000);
-    base = `http://127.0.0.1:${port}`;
+    sandbox = await startSandbox(mode.flags);
+    base = sandbox.gateway;
   });
 
   afterAll(async () => {
-    if (!sandbox) return;
-    await stopProcessGroup(sandbox, { graceMs: 10_000 });
-    // The sandbox stops its gateway's group itself; should it not have, stop it here and say so.
-    const gatewayPid = Number(/sandbox: started .* \(pid (\d+),/.exec(sandbox.output())?.[1]);
-    const leaked = Number.isInteger(gatewayPid) && processGroupAlive(gatewayPid);
-    if (leaked) process.kill(-gatewayPid, "SIGKILL");
-    for (const port of ports) await assertPortFree(port);
-    expect(leaked, "the sandbox left its gateway running").toBe(false);
+    const stopped = await sandbox?.stop();
+    expect(stopped?.leakedGateway, "the sandbox left its gateway running").not.toBe(true);
   });
 
   it("GET /health answers 200 with status ok and both fake providers", async () => {
@@ -128,8 +103,8 @@ describe.each(MODES)("$script (scripts/sandbox.ts) answers the README's curl ses
     expect(publish.attrs.type).toBe("result");
     if (!sandbox) throw new Error("no sandbox");
     const line = `[apns production HTTP/${mode.httpVersion}] 200 alert token=${token.slice(0, 8)}…`;
-    await waitForOutput(sandbox, line, 5_000);
-    expect(sandbox.output()).toContain("Hello from the README");
+    await waitForOutput(sandbox.process, line, 5_000);
+    expect(sandbox.process.output()).toContain("Hello from the README");
   });
 });
 

@@ -1,22 +1,13 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractOmemoForDevice } from "../../src/omemo";
 import { parseXml } from "../../src/xmpp";
-import {
-  assertPortFree,
-  type DetachedProcess,
-  freePorts,
-  processGroupAlive,
-  REPO_ROOT,
-  spawnDetached,
-  stopProcessGroup,
-  waitForOutput,
-} from "./processes";
+import { freePorts, REPO_ROOT, waitForOutput } from "./processes";
+import { type RunningSandbox, startSandbox } from "./sandbox";
 
 interface Vector {
   readonly name: string;
@@ -73,44 +64,18 @@ const CALL_MESSAGE =
 
 describe("npm run simulate against npm start (scripts/sandbox.ts)", () => {
   let dir = "";
-  let sandbox: DetachedProcess | undefined;
-  let ports: number[] = [];
+  let sandbox: RunningSandbox | undefined;
   let gateway = "";
   let page = "";
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "simulate-"));
-    ports = await freePorts(6);
-    const [port, apnsPort, apnsSandboxPort, fcmPort, inspectorPort, pagePort] = ports.map(String);
-    // biome-ignore format: one flag and its value per line
-    const args = [
-      "scripts/sandbox.ts",
-      "--dir", join(dir, "sandbox"),
-      "--persist-to", join(dir, "state"),
-      "--port", port ?? "",
-      "--apns-port", apnsPort ?? "",
-      "--apns-sandbox-port", apnsSandboxPort ?? "",
-      "--fcm-port", fcmPort ?? "",
-      "--inspector-port", inspectorPort ?? "",
-      "--page-port", pagePort ?? "",
-    ];
-    sandbox = spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/tsx"), args, { name: "sandbox" });
-    await waitForOutput(sandbox, "sandbox: gateway", 60_000);
-    await waitForOutput(sandbox, `sandbox: live device page http://127.0.0.1:${pagePort}`, 5_000);
-    gateway = `http://127.0.0.1:${port}`;
-    page = `http://127.0.0.1:${pagePort}`;
+    sandbox = await startSandbox();
+    ({ dir, gateway, page } = sandbox);
   });
 
   afterAll(async () => {
-    if (sandbox) {
-      await stopProcessGroup(sandbox, { graceMs: 10_000 });
-      const gatewayPid = Number(/sandbox: started .* \(pid (\d+),/.exec(sandbox.output())?.[1]);
-      const leaked = Number.isInteger(gatewayPid) && processGroupAlive(gatewayPid);
-      if (leaked) process.kill(-gatewayPid, "SIGKILL");
-      for (const port of ports) await assertPortFree(port);
-      expect(leaked, "the sandbox left its gateway running").toBe(false);
-    }
-    if (dir) await rm(dir, { recursive: true, force: true });
+    const stopped = await sandbox?.stop();
+    expect(stopped?.leakedGateway, "the sandbox left its gateway running").not.toBe(true);
   });
 
   async function messageFile(name: string, stanza: string): Promise<string> {
@@ -164,7 +129,7 @@ describe("npm run simulate against npm start (scripts/sandbox.ts)", () => {
     expect(opened.omemo).toEqual(expected);
     expect(push.decryption.state).toBe("opened");
     expect(push.decryption.plaintext.omemo).toEqual(expected);
-    await waitForOutput(sandbox as DetachedProcess, `200 alert token=${token.slice(0, 8)}…`, 5_000);
+    await waitForOutput((sandbox as RunningSandbox).process, `200 alert token=${token.slice(0, 8)}…`, 5_000);
   });
 
   it("the device opens a plain message (FCM): the body as message, no omemo object", async () => {
