@@ -5,7 +5,7 @@
  * receive is printed as one line, and shown on the live device page (docs/simulator.md). Ctrl-C stops
  * everything.
  *
- *   tsx scripts/sandbox.ts [--node] [--port 8787] [--dir .sandbox] [--persist-to .wrangler/state]
+ *   node --import tsx scripts/sandbox.ts [--node] [--port 8787] [--dir .sandbox] [--persist-to .wrangler/state]
  *                          [--apns-port 8443] [--apns-sandbox-port 8445] [--fcm-port 8444] [--inspector-port N]
  *                          [--page-port 8790]
  */
@@ -81,7 +81,7 @@ function startGateway(options: Options, world: FakeWorld): DetachedProcess {
   if (options.node) {
     const env: NodeJS.ProcessEnv = {};
     for (const [name, value] of Object.entries(process.env)) if (!GATEWAY_VARIABLE.test(name)) env[name] = value;
-    return spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/tsx"), ["src/runtime/node-main.ts"], {
+    return spawnDetached(process.execPath, ["--import", "tsx", "src/runtime/node-main.ts"], {
       name: "node gateway",
       env: { ...env, ...world.env, ...trust, PORT: String(options.port), HOST: "127.0.0.1" },
       onOutput: forward,

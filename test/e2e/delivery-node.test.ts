@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Logger } from "../../src/gateway/log";
 import { Http2Transport } from "../../src/runtime/http2-transport";
@@ -13,9 +13,9 @@ import {
   assertPortFree,
   type DetachedProcess,
   freePort,
-  REPO_ROOT,
   spawnDetached,
   stopProcessGroup,
+  typescriptEntry,
   waitForHttp,
 } from "./processes";
 
@@ -90,7 +90,6 @@ describe("delivery from the Node entry over HTTP/2 to the fake APNs and FCM", ()
 });
 
 describe("the Node entry as a process (npm run start:node)", () => {
-  const tsx = resolve(REPO_ROOT, "node_modules/.bin/tsx");
   let child: DetachedProcess | undefined;
 
   afterAll(async () => {
@@ -98,7 +97,7 @@ describe("the Node entry as a process (npm run start:node)", () => {
   });
 
   it("prints a bad variable as one line naming it and exits with 1", async () => {
-    const bad = spawnDetached(tsx, ["src/runtime/node-main.ts"], {
+    const bad = spawnDetached(process.execPath, typescriptEntry("src/runtime/node-main.ts"), {
       name: "node entry",
       env: {
         PATH: process.env.PATH,
@@ -119,7 +118,7 @@ describe("the Node entry as a process (npm run start:node)", () => {
 
   it("serves on PORT and stops cleanly on SIGTERM", async () => {
     const port = await freePort();
-    const running = spawnDetached(tsx, ["src/runtime/node-main.ts"], {
+    const running = spawnDetached(process.execPath, typescriptEntry("src/runtime/node-main.ts"), {
       name: "node entry",
       env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", PUSH_JID: "push.example.net" },
     });

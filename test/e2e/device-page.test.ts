@@ -9,7 +9,7 @@ import { buildPushPlaintext, encodeBase64, sealPushNotification } from "../../sr
 import { parseXml } from "../../src/xmpp";
 import type { ApnsReceipt } from "../fakes/apns-server";
 import { DevicePage } from "../fakes/device-page";
-import { assertPortFree, REPO_ROOT } from "./processes";
+import { assertPortFree, REPO_ROOT, typescriptEntry } from "./processes";
 import { type RunningSandbox, startSandbox } from "./sandbox";
 
 /** Debian's Chromium (`.ci/install-debian.sh`); playwright-core drives it over CDP. */
@@ -42,8 +42,8 @@ function simulate(args: readonly string[]): Promise<{ code: number; stdout: stri
   delete env.GATEWAY_TOKEN;
   return new Promise((done) => {
     execFile(
-      resolve(REPO_ROOT, "node_modules/.bin/tsx"),
-      ["src/cli/simulate.ts", ...args],
+      process.execPath,
+      typescriptEntry("src/cli/simulate.ts", args),
       { cwd: REPO_ROOT, env, timeout: 30_000, maxBuffer: 4 * 1024 * 1024 },
       (error, stdout, stderr) => {
         done({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr });

@@ -6,6 +6,15 @@ import { fileURLToPath } from "node:url";
 /** The repository root (where package.json and node_modules are). */
 export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
+/**
+ * The arguments that run a TypeScript entry point in one Node process (`node --import tsx FILE`), as
+ * the npm scripts do. Not the `tsx` CLI: its wrapper process relays SIGTERM to the child and, when the
+ * child is slow to confirm (a loaded machine), kills it with SIGKILL, which breaks graceful shutdown.
+ */
+export function typescriptEntry(script: string, args: readonly string[] = []): string[] {
+  return ["--import", "tsx", script, ...args];
+}
+
 /** A child process started in its own process group, with its output kept for error messages. */
 export interface DetachedProcess {
   /** A short name used in messages. */

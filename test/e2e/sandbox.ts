@@ -1,14 +1,14 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import {
   assertPortFree,
   type DetachedProcess,
   freePorts,
   processGroupAlive,
-  REPO_ROOT,
   spawnDetached,
   stopProcessGroup,
+  typescriptEntry,
   waitForOutput,
 } from "./processes";
 
@@ -50,7 +50,9 @@ export async function startSandbox(flags: readonly string[] = []): Promise<Runni
     "--page-port", pagePort ?? "",
     ...flags,
   ];
-  const sandbox = spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/tsx"), args, { name: "sandbox" });
+  const sandbox = spawnDetached(process.execPath, typescriptEntry("scripts/sandbox.ts", args.slice(1)), {
+    name: "sandbox",
+  });
   const stop = async () => {
     await stopProcessGroup(sandbox, { graceMs: 10_000 });
     // The sandbox stops its gateway's group itself; should it not have, stop it here and say so.

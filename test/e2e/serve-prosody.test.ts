@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Client } from "@xmpp/client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { describeApnsReceipt, describeFcmReceipt, type FakeWorld, startFakeWorld } from "../fakes/fake-world";
@@ -14,6 +14,7 @@ import {
   REPO_ROOT,
   spawnDetached,
   stopProcessGroup,
+  typescriptEntry,
   waitForHttp,
   waitForOutput,
 } from "./processes";
@@ -43,12 +44,13 @@ const USERS = ["alice", "bob", "carol"] as const;
 const WAIT_MS = 10_000;
 const ALICE_DEVICE = "alice-android-id";
 
-/** What `npm run serve` runs (`tsx ENTRY`), read from package.json so that the test follows it. */
+/** What `npm run serve` runs (`node --import tsx ENTRY`), read from package.json so that the test follows it. */
 function serveEntry(): string {
   const scripts: unknown = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).scripts;
   const script = typeof scripts === "object" && scripts !== null && "serve" in scripts ? scripts.serve : undefined;
-  const entry = typeof script === "string" ? /^tsx (\S+)$/.exec(script)?.[1] : undefined;
-  if (entry === undefined) throw new Error(`package.json's "serve" script is not "tsx ENTRY": ${String(script)}`);
+  const entry = typeof script === "string" ? /^node --import tsx (\S+)$/.exec(script)?.[1] : undefined;
+  if (entry === undefined)
+    throw new Error(`package.json's "serve" script is not "node --import tsx ENTRY": ${String(script)}`);
   return entry;
 }
 
@@ -73,7 +75,7 @@ describe("end to end: Prosody 0.12 + mod_cloud_notify -> npm run serve (SQLite) 
 
   /** `npm run serve` as a child process in its own process group; resolves once the component is online. */
   const startServeProcess = async (): Promise<DetachedProcess> => {
-    const started = spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/tsx"), [serveEntry()], {
+    const started = spawnDetached(process.execPath, typescriptEntry(serveEntry()), {
       name: "serve",
       env: serveEnv,
     });

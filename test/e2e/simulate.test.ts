@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractOmemoForDevice } from "../../src/omemo";
 import { parseXml } from "../../src/xmpp";
-import { freePorts, REPO_ROOT, waitForOutput } from "./processes";
+import { freePorts, REPO_ROOT, typescriptEntry, waitForOutput } from "./processes";
 import { type RunningSandbox, startSandbox } from "./sandbox";
 
 interface Vector {
@@ -26,14 +26,14 @@ interface Run {
   readonly stderr: string;
 }
 
-/** `tsx src/cli/simulate.ts ARGS` (what `npm run simulate -- ARGS` runs), its exit code and output. */
+/** `node --import tsx src/cli/simulate.ts ARGS` (what `npm run simulate -- ARGS` runs), its exit code and output. */
 function simulate(args: readonly string[]): Promise<Run> {
   const env = { ...process.env };
   delete env.GATEWAY_TOKEN;
   return new Promise((done) => {
     execFile(
-      resolve(REPO_ROOT, "node_modules/.bin/tsx"),
-      ["src/cli/simulate.ts", ...args],
+      process.execPath,
+      typescriptEntry("src/cli/simulate.ts", args),
       { cwd: REPO_ROOT, env, timeout: 30_000, maxBuffer: 4 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1;

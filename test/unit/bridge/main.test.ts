@@ -1,10 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 
-const TSX = "node_modules/.bin/tsx";
-
 function runBridge(env: Record<string, string>) {
-  return spawnSync(TSX, ["src/bridge/main.ts"], {
+  return spawnSync(process.execPath, ["--import", "tsx", "src/bridge/main.ts"], {
     env: { PATH: process.env.PATH ?? "", ...env },
     encoding: "utf8",
     timeout: 20_000,
