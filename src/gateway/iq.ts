@@ -56,7 +56,14 @@ async function route(
  */
 export async function answerIq(deps: GatewayDeps, iq: RequestIq): Promise<XmlElement> {
   const serviceJid = iq.to ?? deps.config.pushJid;
-  const answer = await route(deps, iq, serviceJid);
+  let answer: XmlElement | StanzaError | undefined;
+  try {
+    answer = await route(deps, iq, serviceJid);
+  } catch (error) {
+    // A store or network failure below a use case: the server retries later, the registration stays.
+    deps.log.log("error", "iq-failure", { payload: iq.payload.name, error: String(error).slice(0, 200) });
+    answer = { type: "wait", condition: "internal-server-error" };
+  }
   return isStanzaError(answer) ? buildIqError(iq, serviceJid, answer) : buildIqResult(iq, serviceJid, answer);
 }
 

@@ -194,3 +194,21 @@ describe("replies to provider outcomes (PROTOCOL.md 5)", () => {
     expect(text).not.toContain("x0bbKnQRaD4zW18rdg7jtMuc");
   });
 });
+
+describe("failures below the use cases", () => {
+  it("answers wait, not an HTTP 500, when the store fails during a registration", async () => {
+    const failing: RegistrationStore = {
+      get: async (): Promise<NodeLookup> => ({ kind: "absent" }),
+      findByIdentity: async () => {
+        throw new Error("KV: too many writes to one key");
+      },
+      put: async () => {},
+      delete: async () => {},
+    };
+    const h = makeHarness({ store: failing });
+    const response = await h.post(registerDeviceIq({}));
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("<error type='wait'><internal-server-error");
+    expect(h.logs.find((entry) => entry.event === "iq-failure")?.level).toBe("error");
+  });
+});
