@@ -119,13 +119,17 @@ function parseRoute(env: ConfigSource, name: string): ProviderRoute {
   throw new ConfigError(name, "must be direct or sns");
 }
 
-const PEM_PRIVATE_KEY = /-----BEGIN PRIVATE KEY-----\s*([A-Za-z0-9+/=\s]+?)\s*-----END PRIVATE KEY-----/;
+/** The PEM label of an unencrypted PKCS #8 key (RFC 7468 section 10), as Apple's .p8 files and Google's service accounts have it. */
+const PKCS8_LABEL = "PRIVATE KEY";
+const PEM_PRIVATE_KEY = new RegExp(
+  `-----BEGIN ${PKCS8_LABEL}-----\\s*([A-Za-z0-9+/=\\s]+?)\\s*-----END ${PKCS8_LABEL}-----`,
+);
 
 /** Checks that a PEM holds a PKCS #8 private key whose base64 decodes; the provider imports it. */
 function checkPkcs8(pem: string, variable: string): string {
   const normalized = pem.replace(/\\n/g, "\n");
   const match = PEM_PRIVATE_KEY.exec(normalized);
-  if (!match?.[1]) throw new ConfigError(variable, "is not a PKCS #8 PEM private key (BEGIN PRIVATE KEY)");
+  if (!match?.[1]) throw new ConfigError(variable, `is not a PKCS #8 PEM private key (BEGIN ${PKCS8_LABEL})`);
   try {
     atob(match[1].replace(/\s+/g, ""));
   } catch {
