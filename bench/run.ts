@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   if (!plaintext.ok) throw new Error("bad plaintext");
   let sealed = { encrypted: "", iv: "" };
   await perOpAsync(
-    "OMEMO push: build + seal (AES-128-GCM, WebCrypto)",
+    "OMEMO push: fit to max-size, serialize, seal (AES-128-GCM, WebCrypto)",
     async () => {
       const result = await sealPushNotification(plaintext.value, key, { maxSize: 3000 });
       if (result.ok) sealed = result.value;
