@@ -7,4 +7,5 @@ export * from "./payload-measure";
 export * from "./provider-request";
 export * from "./push-lifetime";
 export * from "./retry-after";
+export * from "./shared-credentials";
 export type * from "./transport";

@@ -1,6 +1,6 @@
 import { ConfigError } from "../config";
 import { jsonLogger } from "../gateway/log";
-import type { HttpTransport } from "../providers";
+import { type HttpTransport, MemoryCredentialCache, SharedCredentialCache } from "../providers";
 import { KvRegistrationStore } from "../store/kv";
 import { buildGateway, configSource, type Gateway } from "./gateway";
 
@@ -20,6 +20,8 @@ async function build(env: Env): Promise<Built> {
     const gateway = await buildGateway(configSource(env), {
       store: () => new KvRegistrationStore(kv),
       transport: fetchTransport,
+      // Provider tokens shared between isolates through the same namespace (`cred:` keys).
+      credentials: new SharedCredentialCache(new MemoryCredentialCache(Date.now), kv, Date.now),
       log,
     });
     return { gateway };
