@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Client, client, type Element, xml } from "@xmpp/client";
 import { component, type XmppComponent, type XmppElement, type XmppStatus } from "@xmpp/component";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonLogger } from "../../src/gateway/log";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { jsonLogger, redact } from "../../src/gateway/log";
 import { Http2Transport } from "../../src/runtime/http2-transport";
 import { type RunningServe, startServe } from "../../src/runtime/serve";
 import { attribute, childElement, childElements, serialize, textOf } from "../../src/xmpp/element";
@@ -13,17 +13,17 @@ import { NS } from "../../src/xmpp/namespaces";
 import { parsePublish } from "../../src/xmpp/publish";
 import { buildIqError, buildIqResult } from "../../src/xmpp/stanza";
 import { parseXml, type XmlElement } from "../../src/xmpp/xml";
-import { type FakeWorld, startFakeWorld } from "../fakes/fake-world";
-import { p2AccountHash } from "../fakes/user-server";
+import { describeApnsReceipt, describeFcmReceipt, type FakeWorld, startFakeWorld } from "../fakes/fake-world";
+import { FakeUserServer, p2AccountHash } from "../fakes/user-server";
 import { type EjabberdServer, EPMD_PORT, epmdRunning, startEjabberd } from "./ejabberd-server";
 import { assertPortFree, isPortFree } from "./processes";
-import { registerP2AndEnable } from "./prosody-server";
+import { registerDeviceAndEnable, registerP2AndEnable } from "./prosody-server";
 
 /*
  * Debian's ejabberd 23.01 with mod_push. First against a bare XEP-0114 component playing the push
  * service (no bridge, no gateway): what ejabberd publishes, and what it does with the gateway's
  * replies. Then through the real bridge and gateway (`startServe`, the code of `npm run serve`) to the
- * fake FCM. docs/ejabberd.md reports what this file proves.
+ * fake FCM and APNs, dead tokens included. docs/ejabberd.md reports what this file proves.
  */
 
 const HOST = "localhost";
@@ -449,8 +449,27 @@ describe("ejabberd 23.01 mod_push against a bare push component", () => {
   });
 });
 
-describe("ejabberd 23.01 mod_push -> the real bridge and gateway (npm run serve, in process) -> fake FCM", () => {
+/**
+ * A publish as ejabberd's mod_push sends it with its defaults (from the user's domain, the fixed body
+ * "New message", no count, no sender), with the secret in publish-options when there is one: what the
+ * test POSTs to the gateway's `/xmpp` itself to ask whether it still knows a node.
+ */
+function ejabberdStylePublish(node: string, secret?: string): string {
+  const options =
+    secret === undefined
+      ? ""
+      : `<publish-options><x xmlns='${NS.dataForms}' type='submit'><field var='FORM_TYPE'><value>${NS.publishOptions}</value></field><field var='secret'><value>${secret}</value></field></x></publish-options>`;
+  return `<iq type='set' from='${HOST}' to='${PUSH_JID}' id='probe-${randomBytes(4).toString("hex")}'><pubsub xmlns='${NS.pubsub}'><publish node='${node}'><item><notification xmlns='${NS.push}'><x xmlns='${NS.dataForms}' type='submit'><field var='FORM_TYPE' type='hidden'><value>${NS.pushSummary}</value></field><field var='last-message-body' type='text-single'><value>New message</value></field></x></notification></item></publish>${options}</pubsub></iq>`;
+}
+
+describe("ejabberd 23.01 mod_push -> the real bridge and gateway (npm run serve, in process) -> fake FCM / APNs", () => {
+  const GATEWAY_TOKEN = `e2e-gateway-token-${randomBytes(8).toString("hex")}`;
   const logs: string[] = [];
+  /** Ivy's FCM registration (the first test), the sentinel that later tests send a message to. */
+  let ivy: { readonly token: string; readonly node: string; readonly secret: string } | undefined;
+  /** Tina's Tigase-style APNs registration, made live by one test and killed by the next. */
+  let tina: { readonly token: string; readonly node: string } | undefined;
+  let messageCounter = 0;
   let dir = "";
   let world: FakeWorld | undefined;
   let server: EjabberdServer | undefined;
@@ -463,13 +482,81 @@ describe("ejabberd 23.01 mod_push -> the real bridge and gateway (npm run serve,
     return value;
   };
 
+  /** What an earlier test of this group left for a later one. */
+  const fromEarlierTest = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`${what} was not made: did the earlier test of this group fail?`);
+    return value;
+  };
+
+  /** serve's log lines (the gateway's and the bridge's), parsed. */
+  const logEntries = (): Record<string, unknown>[] => logs.map((line): Record<string, unknown> => JSON.parse(line));
+
+  /** The gateway's `publish` log entries for one node (the log shows nodes redacted, as `redact` does). */
+  const gatewayPublishes = (node: string): Record<string, unknown>[] =>
+    logEntries().filter((entry) => entry.event === "publish" && entry.node === redact(node));
+
+  /** The bridge's log entries of the stanzas it relayed: `type from reply status problem`. */
+  const bridgeStanzas = (): string[] =>
+    logEntries()
+      .filter((entry) => entry.event === "stanza")
+      .map((entry) => `${entry.type} ${entry.from} ${entry.reply} ${entry.status} ${entry.problem ?? "-"}`);
+
+  /** ejabberd's log lines about rejected notifications for one user. */
+  const rejections = (bareJid: string): string[] =>
+    running(server, "ejabberd")
+      .log()
+      .split("\n")
+      .filter((line) => line.includes(`rejected notification for ${bareJid} `));
+
+  const sendChat = async (to: string, body: string): Promise<void> => {
+    messageCounter += 1;
+    await running(bob, "bob").send(
+      xml("message", { type: "chat", to, id: `serve-m${messageCounter}` }, xml("body", {}, body)),
+    );
+  };
+
+  /** Logs a user out and waits until ejabberd has no session of theirs: the next message goes offline. */
+  const logOut = async (user: Client, username: string): Promise<void> => {
+    await user.stop();
+    const ejabberd = running(server, "ejabberd");
+    const prefix = `${username}@${HOST}/`;
+    await waitUntil(() => !ejabberd.connectedUsers().some((jid) => jid.startsWith(prefix)), `${prefix} to log out`);
+  };
+
+  /** What the gateway itself answers to a publish to `node`, POSTed by the test to serve's `/xmpp`. */
+  const probe = (node: string, secret?: string) =>
+    new FakeUserServer(`http://127.0.0.1:${running(servePort, "serve")}`, GATEWAY_TOKEN).iq(
+      ejabberdStylePublish(node, secret),
+    );
+
+  /**
+   * Sends `username` one more message, then ivy one (the sentinel), and resolves once ivy's push has
+   * reached the fake FCM and the gateway has logged its publish. One sender's messages are routed in
+   * order, and so are the publishes they cause; a publish to a node the gateway deleted is answered from
+   * its store with no provider request, so its log line would come before that of ivy's publish, which
+   * waits on the fake FCM. Afterwards, no new publish for `username` means that ejabberd sent none.
+   */
+  const messageAndSentinel = async (username: string): Promise<void> => {
+    const fakes = running(world, "the fake world");
+    const sentinel = fromEarlierTest(ivy, "ivy's registration");
+    const pushes = fakes.fcm.to(sentinel.token).length;
+    const published = gatewayPublishes(sentinel.node).length;
+    await sendChat(`${username}@${HOST}`, `${username}, are you still there?`);
+    await sendChat(`ivy@${HOST}`, `after the message to ${username}`);
+    await waitUntil(
+      () =>
+        fakes.fcm.to(sentinel.token).length === pushes + 1 && gatewayPublishes(sentinel.node).length === published + 1,
+      `ivy's push after the message to ${username}`,
+    );
+  };
+
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "ejabberd-serve-e2e-"));
     world = await startFakeWorld({ dir: join(dir, "world"), pushJid: PUSH_JID });
     server = await startEjabberd({
       pushJid: PUSH_JID,
       componentSecret: COMPONENT_SECRET,
-      users: ["bob", "ivy"].map((username) => ({ username, host: HOST, password: PASSWORD })),
+      users: ["bob", "ivy", "tina", "dora"].map((username) => ({ username, host: HOST, password: PASSWORD })),
     });
     serve = await startServe({
       env: {
@@ -479,6 +566,8 @@ describe("ejabberd 23.01 mod_push -> the real bridge and gateway (npm run serve,
         PUSH_JID,
         STORE_PATH: join(dir, "store", "registrations.sqlite"),
         HOST: "127.0.0.1",
+        // Lets the test POST its own publishes to /xmpp, to ask the gateway whether it still knows a node.
+        GATEWAY_TOKEN,
       },
       port: 0,
       // In process, NODE_EXTRA_CA_CERTS cannot be set any more: the transport trusts the fakes itself.
@@ -488,6 +577,15 @@ describe("ejabberd 23.01 mod_push -> the real bridge and gateway (npm run serve,
     servePort = serve.gateway.port;
     await serve.bridge.waitOnline(WAIT_MS);
     bob = await login(server, "bob", HOST);
+  });
+
+  beforeEach(({ onTestFailed }) => {
+    onTestFailed(() => {
+      console.error(`ejabberd (last lines):\n${server?.logTail(60)}`);
+      console.error(`serve's log:\n${logs.slice(-40).join("\n")}`);
+      console.error(`fake APNs:\n${world?.apns.received.map(describeApnsReceipt).join("\n")}`);
+      console.error(`fake FCM:\n${world?.fcm.received.map(describeFcmReceipt).join("\n")}`);
+    });
   });
 
   afterAll(async () => {
@@ -506,10 +604,11 @@ describe("ejabberd 23.01 mod_push -> the real bridge and gateway (npm run serve,
     const deviceId = "ivy-android-id";
 
     // Registered through ejabberd (c2s -> component -> bridge -> gateway) and enabled there.
-    const ivy = await login(ejabberd, "ivy", HOST);
-    const registration = await registerP2AndEnable(ivy, PUSH_JID, { token, deviceId });
+    const ivyClient = await login(ejabberd, "ivy", HOST);
+    const registration = await registerP2AndEnable(ivyClient, PUSH_JID, { token, deviceId });
     expect(registration.jid).toBe(PUSH_JID);
-    await ivy.stop();
+    ivy = { token, node: registration.node, secret: registration.secret };
+    await ivyClient.stop();
     await waitUntil(() => !ejabberd.connectedUsers().some((jid) => jid.startsWith(`ivy@${HOST}/`)), "ivy to log out");
 
     await running(bob, "bob").send(
@@ -540,5 +639,137 @@ describe("ejabberd 23.01 mod_push -> the real bridge and gateway (npm run serve,
       `set ${HOST} gateway 200`,
     ]);
     expect(stanzas.filter((entry) => entry.problem !== undefined)).toEqual([]);
+  });
+
+  it("a Tigase-style register-device (APNs) made through ejabberd, enable without publish-options, offline: the fake APNs receives an alert push with a verified JWT", async () => {
+    const ejabberd = running(server, "ejabberd");
+    const fakes = running(world, "the fake world");
+    const token = randomBytes(32).toString("hex");
+
+    // Registered as Siskin does, through ejabberd; enabled with the node alone (no secret, no form).
+    const tinaClient = await login(ejabberd, "tina", HOST);
+    const registration = await registerDeviceAndEnable(tinaClient, PUSH_JID, {
+      provider: "tigase:messenger:apns:1",
+      token,
+    });
+    expect(registration.features).toEqual(
+      expect.arrayContaining([NS.tigaseEncrypt, NS.tigaseEncryptAesGcm, NS.tigaseEncryptOmemo]),
+    );
+    expect(registration.maxPayloadSize).toBeGreaterThan(0);
+    tina = { token, node: registration.node };
+    await logOut(tinaClient, "tina");
+
+    await sendChat(`tina@${HOST}`, "hello tina");
+
+    await waitUntil(() => fakes.apns.to(token).length > 0, "a push to the fake APNs for tina");
+    const [push, ...others] = fakes.apns.to(token);
+    expect(others).toEqual([]);
+    // `jwt` is only there when the fake verified the provider token's signature (ES256, kid, iss, iat).
+    expect(push).toMatchObject({
+      environment: "production",
+      method: "POST",
+      status: 200,
+      httpVersion: "2.0",
+      jwt: { kid: fakes.apnsKey.keyId, iss: fakes.apnsKey.teamId },
+    });
+    expect(push?.headers).toMatchObject({
+      "apns-topic": fakes.env.APNS_TOPIC,
+      "apns-push-type": "alert",
+      "apns-priority": "10",
+    });
+    // ejabberd's default summary: the fixed body, no message-count (so no unread count), no sender.
+    expect(push?.body).toMatchObject({
+      aps: { alert: { body: "New message" }, "mutable-content": 1 },
+      account: `tina@${HOST}`,
+      body: "New message",
+    });
+    expect(push?.body).not.toHaveProperty("unread-messages");
+    await waitUntil(() => gatewayPublishes(registration.node).length === 1, "the gateway's log line of tina's publish");
+    expect(gatewayPublishes(registration.node)).toEqual([
+      expect.objectContaining({ outcome: "delivered", reply: "result" }),
+    ]);
+    expect(rejections(`tina@${HOST}`)).toEqual([]);
+    expect(logs.join("\n")).not.toContain(token);
+  });
+
+  it("tina's APNs token dies (410 Unregistered): the gateway answers cancel/item-not-found, ejabberd disables push, the next message reaches neither the gateway nor APNs", async () => {
+    const fakes = running(world, "the fake world");
+    const { token, node } = fromEarlierTest(tina, "tina's registration");
+    fakes.apns.failToken(token, { status: 410, reason: "Unregistered", timestamp: Date.now() });
+
+    await sendChat(`tina@${HOST}`, "tina, your token is dead");
+
+    await waitUntil(() => fakes.apns.to(token).length === 2, "a second request to the fake APNs for tina");
+    expect(fakes.apns.to(token).map((receipt) => `${receipt.status} ${receipt.reason ?? "-"}`)).toEqual([
+      "200 -",
+      "410 Unregistered",
+    ]);
+    await waitUntil(() => rejections(`tina@${HOST}`).length > 0, "ejabberd to log that it disables tina's push");
+    expect(rejections(`tina@${HOST}`)).toEqual([
+      expect.stringContaining(
+        `${PUSH_JID} rejected notification for tina@${HOST} (${node}), disabling push: item-not-found (cancel)`,
+      ),
+    ]);
+    expect(gatewayPublishes(node).map((entry) => `${entry.outcome} ${entry.reply}`)).toEqual([
+      "delivered result",
+      "token-dead cancel/item-not-found",
+    ]);
+
+    // The gateway deleted the registration: a publish of the test's own to that node, from tina's
+    // domain, is item-not-found without any request to APNs.
+    const answer = await probe(node);
+    expect(answer.error).toBe("cancel/item-not-found");
+    expect(fakes.apns.to(token)).toHaveLength(2);
+
+    // ejabberd deleted it too: the next message publishes nothing.
+    await messageAndSentinel("tina");
+    expect(gatewayPublishes(node).map((entry) => `${entry.outcome} ${entry.reply}`)).toEqual([
+      "delivered result",
+      "token-dead cancel/item-not-found",
+      "unknown-node cancel/item-not-found", // the test's own probe
+    ]);
+    expect(fakes.apns.to(token)).toHaveLength(2);
+    expect(rejections(`tina@${HOST}`)).toHaveLength(1);
+    expect(bridgeStanzas().filter((line) => !line.endsWith(" gateway 200 -"))).toEqual([]);
+    expect(logs.join("\n")).not.toContain(token);
+  });
+
+  it("a p2 registration's FCM token dies (UNREGISTERED): cancel/item-not-found, ejabberd disables push, the next message reaches neither the gateway nor FCM", async () => {
+    const ejabberd = running(server, "ejabberd");
+    const fakes = running(world, "the fake world");
+    const token = `fcm-dora-${randomBytes(24).toString("base64url")}`;
+    const doraClient = await login(ejabberd, "dora", HOST);
+    const { node, secret } = await registerP2AndEnable(doraClient, PUSH_JID, { token, deviceId: "dora-android-id" });
+    await logOut(doraClient, "dora");
+    fakes.fcm.failToken(token, { code: "UNREGISTERED" });
+
+    await sendChat(`dora@${HOST}`, "hello dora");
+
+    await waitUntil(() => fakes.fcm.to(token).length > 0, "a request to the fake FCM for dora");
+    await waitUntil(() => rejections(`dora@${HOST}`).length > 0, "ejabberd to log that it disables dora's push");
+    expect(fakes.fcm.to(token).map((receipt) => `${receipt.status} ${receipt.error ?? "-"}`)).toEqual([
+      "404 UNREGISTERED",
+    ]);
+    expect(rejections(`dora@${HOST}`)).toEqual([
+      expect.stringContaining(
+        `${PUSH_JID} rejected notification for dora@${HOST} (${node}), disabling push: item-not-found (cancel)`,
+      ),
+    ]);
+    expect(gatewayPublishes(node).map((entry) => `${entry.outcome} ${entry.reply}`)).toEqual([
+      "token-dead cancel/item-not-found",
+    ]);
+
+    // Gone from the gateway even with the right secret, and gone from ejabberd.
+    expect((await probe(node, secret)).error).toBe("cancel/item-not-found");
+    await messageAndSentinel("dora");
+    expect(gatewayPublishes(node)).toHaveLength(2); // ejabberd's publish and the test's probe
+    expect(fakes.fcm.to(token)).toHaveLength(1);
+    expect(rejections(`dora@${HOST}`)).toHaveLength(1);
+    expect(bridgeStanzas().filter((line) => !line.endsWith(" gateway 200 -"))).toEqual([]);
+    // Nothing secret in serve's log lines, across the whole group.
+    const fcm = fromEarlierTest(ivy, "ivy's registration");
+    const apns = fromEarlierTest(tina, "tina's registration");
+    for (const text of [token, secret, fcm.token, fcm.secret, apns.token, GATEWAY_TOKEN])
+      expect(logs.join("\n")).not.toContain(text);
   });
 });
