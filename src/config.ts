@@ -65,7 +65,10 @@ export type ConfigSource = Readonly<Record<string, unknown>>;
 
 export const DEFAULT_APP = "default";
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
-const JID_DOMAIN = /^[^\s@/"&'<>:]+$/;
+/** Whether `value` can be the push service's JID: a domain, no local part or resource (PROTOCOL.md 8). */
+export function isDomainJid(value: string): boolean {
+  return /^[^\s@/"&'<>:]+$/.test(value);
+}
 
 function optionalString(env: ConfigSource, name: string): string | undefined {
   const value = env[name];
@@ -239,7 +242,7 @@ function parseAppsEntry(entry: unknown, index: number, endpoints: Endpoints): Ap
  */
 export function parseConfig(env: ConfigSource): GatewayConfig {
   const pushJid = optionalString(env, "PUSH_JID") ?? "push.localhost";
-  if (!JID_DOMAIN.test(pushJid)) throw new ConfigError("PUSH_JID", "must be a domain JID such as push.example.net");
+  if (!isDomainJid(pushJid)) throw new ConfigError("PUSH_JID", "must be a domain JID such as push.example.net");
   const endpoints: Endpoints = {
     apns: parseUrl(optionalString(env, "APNS_ENDPOINT") ?? "https://api.push.apple.com", "APNS_ENDPOINT"),
     apnsSandbox: parseUrl(

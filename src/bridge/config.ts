@@ -1,4 +1,4 @@
-import { ConfigError } from "../config";
+import { ConfigError, isDomainJid } from "../config";
 
 /** Where the component connects and as whom (PROTOCOL.md section 8). */
 export interface ComponentConfig {
@@ -20,8 +20,6 @@ export interface BridgeConfig extends ComponentConfig {
 
 /** The environment as Node hands it over. */
 export type BridgeEnv = Readonly<Record<string, string | undefined>>;
-
-const DOMAIN_JID = /^[^\s@/"&'<>:]+$/;
 
 function required(env: BridgeEnv, name: string): string {
   const value = env[name];
@@ -63,7 +61,7 @@ export function parseComponentConfig(env: BridgeEnv): ComponentConfig {
   const service = parseService(required(env, "XMPP_COMPONENT_SERVICE"));
   const secret = required(env, "XMPP_COMPONENT_SECRET");
   const pushJid = env.PUSH_JID?.trim() || "push.localhost";
-  if (!DOMAIN_JID.test(pushJid)) throw new ConfigError("PUSH_JID", "must be a domain JID such as push.example.net");
+  if (!isDomainJid(pushJid)) throw new ConfigError("PUSH_JID", "must be a domain JID such as push.example.net");
   return { service, secret, pushJid };
 }
 

@@ -3,6 +3,7 @@ import { ConfigError } from "../config";
 import { type GatewayDeps, webCryptoRandomBytes } from "../gateway/deps";
 import { answerStanza } from "../gateway/iq";
 import { jsonLogger, type Logger } from "../gateway/log";
+import { mintSecret } from "../gateway/tokens";
 import type { Http2Transport } from "./http2-transport";
 import { type RunningNodeGateway, startNodeGateway } from "./node";
 
@@ -24,13 +25,6 @@ export interface RunningServe {
   readonly gateway: RunningNodeGateway;
   readonly bridge: Bridge;
   close(): Promise<void>;
-}
-
-function encodeBase64Url(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes))
-    .replace(/\+/g, "-")
-    .replace(/\//g, "_")
-    .replace(/=+$/, "");
 }
 
 /**
@@ -56,7 +50,7 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningSer
   const given = options.env ?? process.env;
   // The component needs no HTTP hop; without a configured token, /xmpp over HTTP stays closed
   // behind a random one rather than open to anyone who reaches the port.
-  const gatewayToken = given.GATEWAY_TOKEN?.trim() || encodeBase64Url(webCryptoRandomBytes(24));
+  const gatewayToken = given.GATEWAY_TOKEN?.trim() || mintSecret(webCryptoRandomBytes);
   const storePath = given.STORE_PATH?.trim() || DEFAULT_STORE_PATH;
   const env = { ...given, STORE_PATH: storePath, GATEWAY_TOKEN: gatewayToken };
   const log = options.log ?? jsonLogger((line) => console.log(line));
