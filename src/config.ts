@@ -49,12 +49,34 @@ export interface AppConfig {
   readonly fcm?: FcmAppConfig;
 }
 
+/** Bounds on what callers may make the gateway keep and do (docs/security.md). */
+export interface GatewayLimits {
+  /** Live XMPP registrations one account may have (`MAX_REGISTRATIONS_PER_ACCOUNT`). */
+  readonly registrationsPerAccount: number;
+  /** Live REST registrations one app's API credential may have (`MAX_REST_REGISTRATIONS_PER_APP`). */
+  readonly restRegistrationsPerApp: number;
+  /** Requests per minute one client may make on the unauthenticated routes (`RATE_LIMIT_PER_MINUTE`). */
+  readonly ratePerMinute: number;
+  /** How long a deleted node is remembered as deleted (`TOMBSTONE_TTL_SECONDS`). */
+  readonly tombstoneTtlSeconds: number;
+}
+
 /** The whole configuration, parsed once at start-up (PROTOCOL.md section 8). */
 export interface GatewayConfig {
   readonly pushJid: string;
   readonly gatewayToken?: string;
   /** Key for nodes that prove their mint time (PROTOCOL.md section 5). */
   readonly nodeMacKey?: string;
+  /**
+   * The server key (`SERVER_KEY`): publish secrets are derived from it and the node, so the store alone
+   * reveals none. A runtime without one supplies its own (see `buildGateway`).
+   */
+  readonly serverKey?: string;
+  /** REST API credentials by app id (`REST_API_KEYS`); empty: REST registration is off. */
+  readonly restKeys: ReadonlyMap<string, string>;
+  /** Proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`, Node only). */
+  readonly trustedProxies: readonly string[];
+  readonly limits: GatewayLimits;
   readonly apps: ReadonlyMap<string, AppConfig>;
   readonly defaultApp: string;
   readonly maxBodyBytes: number;
@@ -65,6 +87,23 @@ export type ConfigSource = Readonly<Record<string, unknown>>;
 
 export const DEFAULT_APP = "default";
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+/** RFC 6120 stanzas stay small; more only buys a hostile sender parsing time (docs/security.md). */
+export const MAX_MAX_BODY_BYTES = 256 * 1024;
+/** Shortest key material accepted for `SERVER_KEY` and `REST_API_KEYS` (characters). */
+export const MIN_KEY_LENGTH = 32;
+/**
+ * A tombstone must outlive the window in which an absent node still counts as "just minted"
+ * (two minutes, `RECENT_MINT_MS`) plus KV's propagation (60 s), or "deleted" could read as "not yet visible".
+ */
+export const MIN_TOMBSTONE_TTL_SECONDS = 180;
+
+/** The defaults of {@link GatewayLimits}, stated in docs/security.md. */
+export const DEFAULT_LIMITS: GatewayLimits = {
+  registrationsPerAccount: 100,
+  restRegistrationsPerApp: 100_000,
+  ratePerMinute: 60,
+  tombstoneTtlSeconds: 24 * 60 * 60,
+};
 /** Whether `value` can be the push service's JID: a domain, no local part or resource (PROTOCOL.md 8). */
 export function isDomainJid(value: string): boolean {
   return /^[^\s@/"&'<>:]+$/.test(value);
@@ -266,23 +305,92 @@ export function parseConfig(env: ConfigSource): GatewayConfig {
       apps.set(app.id, base ? { ...base, ...app } : app);
     });
   }
-  const maxBody = optionalString(env, "MAX_BODY_BYTES");
-  let maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
-  if (maxBody !== undefined) {
-    maxBodyBytes = Number(maxBody);
-    if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1024 || maxBodyBytes > 1024 * 1024)
-      throw new ConfigError("MAX_BODY_BYTES", "must be an integer from 1024 to 1048576");
-  }
+  const maxBodyBytes = integerSetting(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, MAX_MAX_BODY_BYTES);
   const nodeMacKey = optionalString(env, "NODE_MAC_KEY");
   if (nodeMacKey !== undefined && nodeMacKey.length < 16)
     throw new ConfigError("NODE_MAC_KEY", "must have at least 16 characters");
+  const serverKey = optionalString(env, "SERVER_KEY");
+  if (serverKey !== undefined && serverKey.length < MIN_KEY_LENGTH)
+    throw new ConfigError("SERVER_KEY", `must have at least ${MIN_KEY_LENGTH} characters`);
   const gatewayToken = optionalString(env, "GATEWAY_TOKEN");
   return {
     pushJid: pushJid.toLowerCase(),
     ...(gatewayToken !== undefined ? { gatewayToken } : {}),
     ...(nodeMacKey !== undefined ? { nodeMacKey } : {}),
+    ...(serverKey !== undefined ? { serverKey } : {}),
+    restKeys: parseRestKeys(env, apps),
+    trustedProxies: parseTrustedProxies(env),
+    limits: {
+      registrationsPerAccount: integerSetting(
+        env,
+        "MAX_REGISTRATIONS_PER_ACCOUNT",
+        DEFAULT_LIMITS.registrationsPerAccount,
+        1,
+        100_000,
+      ),
+      restRegistrationsPerApp: integerSetting(
+        env,
+        "MAX_REST_REGISTRATIONS_PER_APP",
+        DEFAULT_LIMITS.restRegistrationsPerApp,
+        1,
+        100_000_000,
+      ),
+      ratePerMinute: integerSetting(env, "RATE_LIMIT_PER_MINUTE", DEFAULT_LIMITS.ratePerMinute, 1, 1_000_000),
+      tombstoneTtlSeconds: integerSetting(
+        env,
+        "TOMBSTONE_TTL_SECONDS",
+        DEFAULT_LIMITS.tombstoneTtlSeconds,
+        MIN_TOMBSTONE_TTL_SECONDS,
+        365 * 24 * 60 * 60,
+      ),
+    },
     apps,
     defaultApp: DEFAULT_APP,
     maxBodyBytes,
   };
+}
+
+/** An integer variable within `[min, max]`, or `fallback` when unset. */
+function integerSetting(env: ConfigSource, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === null || raw === "") return fallback;
+  const value = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw new ConfigError(name, `must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+/**
+ * `REST_API_KEYS`: a JSON object from app id to that app's REST credential. REST registration is off
+ * without it (PROTOCOL.md section 2, "Ownership"); each key names an app of `APPS` or `default`.
+ */
+function parseRestKeys(env: ConfigSource, apps: ReadonlyMap<string, AppConfig>): ReadonlyMap<string, string> {
+  const value = jsonValue(env, "REST_API_KEYS");
+  const keys = new Map<string, string>();
+  if (value === undefined) return keys;
+  if (!isRecord(value)) throw new ConfigError("REST_API_KEYS", 'must be a JSON object such as {"default": "KEY"}');
+  const seen = new Set<string>();
+  for (const [app, key] of Object.entries(value)) {
+    if (!apps.has(app)) throw new ConfigError("REST_API_KEYS", `names an unknown app ${app.slice(0, 64)}`);
+    if (typeof key !== "string" || key.length < MIN_KEY_LENGTH || /\s/.test(key))
+      throw new ConfigError("REST_API_KEYS", `key of ${app} must be at least ${MIN_KEY_LENGTH} characters, no spaces`);
+    if (seen.has(key)) throw new ConfigError("REST_API_KEYS", "gives two apps the same key");
+    seen.add(key);
+    keys.set(app, key);
+  }
+  return keys;
+}
+
+/** `TRUSTED_PROXIES`: comma-separated IP addresses whose `X-Forwarded-For` is believed. */
+function parseTrustedProxies(env: ConfigSource): readonly string[] {
+  const value = optionalString(env, "TRUSTED_PROXIES");
+  if (value === undefined) return [];
+  const list = value
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  for (const entry of list)
+    if (!/^[0-9.]+$/.test(entry) && !/^[0-9A-Fa-f:.]+$/.test(entry))
+      throw new ConfigError("TRUSTED_PROXIES", `has ${entry.slice(0, 64)}, which is not an IP address`);
+  return list.map((entry) => entry.toLowerCase());
 }

@@ -8,7 +8,13 @@ import { NS } from "../xmpp/namespaces";
 import type { StanzaError } from "../xmpp/stanza";
 import type { XmlElement } from "../xmpp/xml";
 import type { GatewayDeps } from "./deps";
-import { PROVIDER_FEATURES, providerFromName, registerDevice, unregisterDevice } from "./register";
+import {
+  PROVIDER_FEATURES,
+  providerFromName,
+  type RegisterRefusal,
+  registerDevice,
+  unregisterDevice,
+} from "./register";
 import { mintSessionId } from "./tokens";
 
 /** What a command's execution produced: a result form, an empty completion, or an error. */
@@ -35,6 +41,13 @@ function missing(field: string): StanzaError {
 
 function badRequest(text: string): StanzaError {
   return { type: "modify", condition: "bad-request", text };
+}
+
+/** A refused registration: bad input is `modify/bad-request`; an account at its cap `cancel/not-allowed`. */
+function refused(refusal: RegisterRefusal): StanzaError {
+  return refusal.kind === "over-cap"
+    ? { type: "cancel", condition: "not-allowed", text: refusal.reason }
+    : badRequest(refusal.reason);
 }
 
 const APP_FIELDS: readonly FieldSpec[] = [
@@ -91,6 +104,7 @@ const registerTigase: CommandSpec = {
     const choice = readAppChoice(context.form);
     if (isError(choice)) return choice;
     const outcome = await registerDevice(context.deps, {
+      origin: "xmpp",
       style: "token",
       provider,
       account: context.account,
@@ -100,7 +114,7 @@ const registerTigase: CommandSpec = {
       ...choice,
       withSecret: false,
     });
-    if (!outcome.ok) return badRequest(outcome.refusal.reason);
+    if (!outcome.ok) return refused(outcome.refusal);
     const { registration, maxPayloadSize } = outcome;
     return {
       form: buildDataForm("result", [
@@ -155,6 +169,7 @@ function registerP2(provider: ProviderId): CommandSpec {
       const choice = readAppChoice(context.form);
       if (isError(choice)) return choice;
       const outcome = await registerDevice(context.deps, {
+        origin: "xmpp",
         style: "device",
         provider,
         account: context.account,
@@ -163,13 +178,13 @@ function registerP2(provider: ProviderId): CommandSpec {
         ...choice,
         withSecret: true,
       });
-      if (!outcome.ok) return badRequest(outcome.refusal.reason);
-      const { registration } = outcome;
+      if (!outcome.ok) return refused(outcome.refusal);
+      const { registration, secret } = outcome;
       return {
         form: buildDataForm("result", [
           { var: "jid", type: "jid-single", values: [context.serviceJid] },
           { var: "node", type: "text-single", values: [registration.node] },
-          { var: "secret", type: "text-single", values: [registration.secret ?? ""] },
+          { var: "secret", type: "text-single", values: [secret ?? ""] },
         ]),
       };
     },

@@ -1,6 +1,7 @@
 import type { GatewayConfig } from "../config";
 import type { ProviderDirectory } from "../push/provider";
 import type { RegistrationStore } from "../store/store";
+import type { Keyring } from "./keys";
 import type { Logger } from "./log";
 
 /** Everything the use cases need from the outside, injected by the runtime adapters. */
@@ -8,6 +9,8 @@ export interface GatewayDeps {
   readonly config: GatewayConfig;
   readonly store: RegistrationStore;
   readonly providers: ProviderDirectory;
+  /** Secrets derived from the server key (publish secrets). */
+  readonly keys: Keyring;
   readonly log: Logger;
   /** Milliseconds since the epoch. */
   readonly now: () => number;

@@ -55,9 +55,13 @@ function publisherMayWake(publisher: string | undefined, registration: Registrat
   return jid.domain === accountDomain(registration.account);
 }
 
-function secretMatches(registration: Registration, offered: string | undefined): boolean {
-  if (registration.secret === undefined) return true;
-  return offered !== undefined && constantTimeEqual(offered, registration.secret);
+async function secretMatches(
+  deps: GatewayDeps,
+  registration: Registration,
+  offered: string | undefined,
+): Promise<boolean> {
+  if (!registration.secured) return true;
+  return offered !== undefined && constantTimeEqual(offered, await deps.keys.publishSecret(registration.node));
 }
 
 async function sendWithRetry(
@@ -91,10 +95,10 @@ async function forget(deps: GatewayDeps, registration: Registration): Promise<Pu
 
 async function remember(deps: GatewayDeps, registration: Registration): Promise<void> {
   try {
-    await deps.store.put(registration);
+    await deps.store.update(registration);
   } catch (error) {
     deps.log.log("warn", "store-failure", {
-      operation: "put",
+      operation: "update",
       node: redact(registration.node),
       error: String(error).slice(0, 200),
     });
@@ -173,7 +177,7 @@ export async function publishNotification(
     trace.outcome = found === WAIT ? "not-yet-visible" : "unknown-node";
   } else {
     fields = { provider: found.provider, app: found.app };
-    if (!publisherMayWake(publisher, found) || !secretMatches(found, publish.secret)) {
+    if (!publisherMayWake(publisher, found) || !(await secretMatches(deps, found, publish.secret))) {
       reply = FORBIDDEN;
       trace.outcome = "forbidden";
     } else {

@@ -1,88 +1,144 @@
-import type { ApnsEnvironment, ProviderId, Registration, RegistrationIdentity } from "../store/registration";
+import type {
+  ApnsEnvironment,
+  ProviderId,
+  RegisterRequest,
+  Registration,
+  RegistrationIdentity,
+  RegistrationOrigin,
+} from "../store/registration";
 import type { GatewayDeps } from "./deps";
 import { redact } from "./log";
-import { mintNode, mintSecret } from "./tokens";
+import { constantTimeEqual, mintNode } from "./tokens";
 
 /** A request to register a device, from an ad-hoc command or REST. */
 export interface RegisterInput extends RegistrationIdentity {
+  /** `xmpp`: the account was authenticated by its server; `rest`: the account is a claim (PROTOCOL.md 2). */
+  readonly origin: RegistrationOrigin;
   readonly token: string;
   readonly voipToken?: string;
-  /** An app id from `APPS`; the default app when absent. */
+  /** An app id from `APPS`; the default app when absent. For REST, the app of the API credential. */
   readonly app?: string;
   readonly environment?: ApnsEnvironment;
   /** Whether the registration carries a secret that publishes must present (p2 and REST). */
   readonly withSecret: boolean;
+  /** REST only: the registration to refresh and the secret that proves the caller made it. */
+  readonly refresh?: { readonly node: string; readonly secret: string };
 }
 
 /** Why a registration was refused; `field` names the input at fault. */
 export interface RegisterRefusal {
+  /** `invalid`: bad input; `over-cap`: the owner has too many; `unknown-node`: a REST refresh without a live node or the right secret. */
+  readonly kind: "invalid" | "over-cap" | "unknown-node";
   readonly field: string;
   readonly reason: string;
 }
 
 export type RegisterResult =
-  | { ok: true; registration: Registration; maxPayloadSize: number }
+  | {
+      ok: true;
+      registration: Registration;
+      /** The publish secret, when the registration is secured. */
+      secret?: string;
+      maxPayloadSize: number;
+      created: boolean;
+    }
   | { ok: false; refusal: RegisterRefusal };
 
 const MAX_TOKEN_LENGTH = 4096;
 
+function invalid(field: string, reason: string): RegisterResult {
+  return { ok: false, refusal: { kind: "invalid", field, reason } };
+}
+
+/** Whether a REST caller proved it made `node`: live, REST, of this app, and the secret matches. */
+async function provesRestOwnership(
+  deps: GatewayDeps,
+  app: string,
+  refresh: { node: string; secret: string },
+): Promise<Registration | undefined> {
+  const lookup = await deps.store.get(refresh.node);
+  if (lookup.kind !== "found") return undefined;
+  const { registration } = lookup;
+  if (registration.origin !== "rest" || registration.app !== app || !registration.secured) return undefined;
+  return constantTimeEqual(refresh.secret, await deps.keys.publishSecret(registration.node)) ? registration : undefined;
+}
+
 /**
  * Registers a device for an account, or refreshes the registration of the same identity: the same
  * node and secret come back with the new token; a deleted identity gets a new node (PROTOCOL.md 3.2).
+ * The store decides atomically, so simultaneous registrations of one identity yield one node, and an
+ * owner past its cap (docs/security.md) is refused. A REST registration is refreshed only with its
+ * secret; without it, it is a new registration of its own (PROTOCOL.md section 2, "Ownership").
  */
 export async function registerDevice(deps: GatewayDeps, input: RegisterInput): Promise<RegisterResult> {
   const app = input.app ?? deps.config.defaultApp;
-  if (!deps.providers.hasApp(app))
-    return { ok: false, refusal: { field: "app", reason: `unknown app ${app.slice(0, 64)}` } };
+  if (!deps.providers.hasApp(app)) return invalid("app", `unknown app ${app.slice(0, 64)}`);
   const provider = deps.providers.get(app, input.provider);
-  if (!provider)
-    return {
-      ok: false,
-      refusal: { field: "provider", reason: `provider ${input.provider} is not configured on this gateway` },
-    };
+  if (!provider) return invalid("provider", `provider ${input.provider} is not configured on this gateway`);
   if (input.token.length > MAX_TOKEN_LENGTH || /\s/.test(input.token))
-    return { ok: false, refusal: { field: "token", reason: "device token is malformed" } };
+    return invalid("token", "device token is malformed");
   if (input.voipToken !== undefined && (input.voipToken.length > MAX_TOKEN_LENGTH || /\s/.test(input.voipToken)))
-    return { ok: false, refusal: { field: "voipToken", reason: "VoIP token is malformed" } };
+    return invalid("voipToken", "VoIP token is malformed");
+  if (input.refresh !== undefined) {
+    const owned = await provesRestOwnership(deps, app, input.refresh);
+    if (owned === undefined || owned.provider !== input.provider)
+      return { ok: false, refusal: { kind: "unknown-node", field: "node", reason: "unknown node" } };
+  }
   const now = deps.now();
-  const existing = await deps.store.findByIdentity(input);
-  const sameToken = existing?.token === input.token;
-  // The environment that accepted this very token is remembered unless the client names one.
-  const environment = input.environment ?? (sameToken ? existing?.environment : undefined);
-  const registration: Registration = {
-    style: input.style,
-    provider: input.provider,
-    account: input.account,
-    device: input.device,
-    ...(input.muc !== undefined ? { muc: input.muc } : {}),
-    node: existing?.node ?? (await mintNode(deps.randomBytes, now, deps.config.nodeMacKey)),
-    ...(existing?.secret !== undefined
-      ? { secret: existing.secret }
-      : input.withSecret
-        ? { secret: mintSecret(deps.randomBytes) }
-        : {}),
+  const { style, provider: providerId, account, device, muc } = input;
+  const request: RegisterRequest = {
+    origin: input.origin,
+    identity: { style, provider: providerId, account, device, ...(muc !== undefined ? { muc } : {}) },
+    ...(input.refresh !== undefined ? { refreshNode: input.refresh.node } : {}),
+    candidateNode: await mintNode(deps.randomBytes, now, deps.config.nodeMacKey),
+    secured: input.withSecret,
     token: input.token,
     ...(input.voipToken !== undefined ? { voipToken: input.voipToken } : {}),
     app,
-    ...(environment !== undefined ? { environment } : {}),
-    ...(existing?.endpointArn !== undefined && sameToken ? { endpointArn: existing.endpointArn } : {}),
-    createdAt: existing?.createdAt ?? now,
-    tokenUpdatedAt: now,
+    ...(input.environment !== undefined ? { environment: input.environment } : {}),
+    now,
+    cap:
+      input.origin === "rest" ? deps.config.limits.restRegistrationsPerApp : deps.config.limits.registrationsPerAccount,
   };
-  await deps.store.put(registration);
-  deps.log.log("info", existing ? "registration-refreshed" : "registration-created", {
+  const outcome = await deps.store.register(request);
+  if (outcome.kind === "over-cap") {
+    deps.log.log("warn", "registration-refused", { reason: "over-cap", origin: input.origin, app });
+    return {
+      ok: false,
+      refusal: {
+        kind: "over-cap",
+        field: input.origin === "rest" ? "app" : "account",
+        reason:
+          input.origin === "rest"
+            ? "this app has reached its limit of REST registrations"
+            : `this account has reached its limit of ${request.cap} push registrations: unregister one first`,
+      },
+    };
+  }
+  if (outcome.kind === "gone")
+    return { ok: false, refusal: { kind: "unknown-node", field: "node", reason: "unknown node" } };
+  const { registration } = outcome;
+  deps.log.log("info", outcome.kind === "refreshed" ? "registration-refreshed" : "registration-created", {
     node: redact(registration.node),
     provider: registration.provider,
     app,
     style: registration.style,
+    origin: input.origin,
     token: redact(registration.token),
   });
-  return { ok: true, registration, maxPayloadSize: provider.maxPayloadSize(registration) };
+  return {
+    ok: true,
+    registration,
+    ...(registration.secured ? { secret: await deps.keys.publishSecret(registration.node) } : {}),
+    maxPayloadSize: provider.maxPayloadSize(registration),
+    created: outcome.kind === "created",
+  };
 }
 
 /**
- * Deletes the registration of an identity, leaving a tombstone; false when there was none.
- * The node stays dead: registering the identity again mints a new one.
+ * Deletes the XMPP registration of an identity, leaving a tombstone; false when there was none. One
+ * identity has one node in every store, so this removes all of them. The node stays dead: registering
+ * the identity again mints a new one.
  */
 export async function unregisterDevice(deps: GatewayDeps, identity: RegistrationIdentity): Promise<boolean> {
   const existing = await deps.store.findByIdentity(identity);
@@ -93,6 +149,26 @@ export async function unregisterDevice(deps: GatewayDeps, identity: Registration
     provider: existing.provider,
     reason: "unregistered",
   });
+  return true;
+}
+
+/**
+ * Deletes a REST registration whose secret the caller presents (`DELETE /v1/registrations/{node}`).
+ * False, the same way, for an unknown node, a wrong secret and an XMPP registration (no existence oracle).
+ */
+export async function unregisterRestRegistration(
+  deps: GatewayDeps,
+  node: string,
+  secret: string | undefined,
+): Promise<boolean> {
+  if (secret === undefined) return false;
+  const lookup = await deps.store.get(node);
+  if (lookup.kind !== "found") return false;
+  const { registration } = lookup;
+  if (registration.origin !== "rest" || !registration.secured) return false;
+  if (!constantTimeEqual(secret, await deps.keys.publishSecret(node))) return false;
+  await deps.store.delete(registration, "unregistered");
+  deps.log.log("info", "registration-deleted", { node: redact(node), reason: "unregistered", via: "rest" });
   return true;
 }
 

@@ -6,7 +6,8 @@ const TIME_BYTES = 6;
 const MAC_BYTES = 10;
 const MAC_PREFIX = "m";
 
-function base64Url(bytes: Uint8Array): string {
+/** Base64url without padding (RFC 4648 section 5), as nodes and secrets are written. */
+export function base64Url(bytes: Uint8Array): string {
   let binary = "";
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");

@@ -2,10 +2,10 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { GatewayDeps } from "../gateway/deps";
 import { answerStanza } from "../gateway/iq";
-import { redact } from "../gateway/log";
-import { constantTimeEqual } from "../gateway/tokens";
+import { unregisterRestRegistration } from "../gateway/register";
 import { bearerToken, hasBearer } from "./auth";
-import { parseRestRegistration, registerOverRest, unregisterOverRest } from "./rest";
+import { type ClientAddress, type RateLimiter, rateLimit } from "./rate-limit";
+import { parseRestRegistration, registerOverRest, restCredentialApp, unregisterOverRest } from "./rest";
 
 const XML_TYPES = new Set(["application/xml", "text/xml", "application/xmpp+xml"]);
 const VERSION = "0.1.0";
@@ -14,20 +14,52 @@ function mediaType(header: string | undefined): string | undefined {
   return header?.split(";")[0]?.trim().toLowerCase();
 }
 
-async function readJson(request: Request): Promise<{ ok: true; value: unknown } | { ok: false }> {
+/**
+ * The body as UTF-8 text, or `undefined` when it is not valid UTF-8: XMPP is UTF-8 only and a stanza
+ * with bad bytes is refused, not repaired with U+FFFD (RFC 6120 section 11.6, bad-format).
+ */
+async function readUtf8(request: Request): Promise<string | undefined> {
   try {
-    return { ok: true, value: JSON.parse(await request.text()) };
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(await request.arrayBuffer());
+  } catch {
+    return undefined;
+  }
+}
+
+async function readJson(request: Request): Promise<{ ok: true; value: unknown } | { ok: false }> {
+  const text = await readUtf8(request);
+  if (text === undefined) return { ok: false };
+  try {
+    return { ok: true, value: JSON.parse(text) };
   } catch {
     return { ok: false };
   }
 }
 
+/** What the runtime adds to the HTTP surface: per-client limits on the unauthenticated routes. */
+export interface AppOptions {
+  readonly rateLimiter?: RateLimiter;
+  /** The client's address as the runtime knows it (socket, trusted proxy header, `CF-Connecting-IP`). */
+  readonly clientAddress?: ClientAddress;
+}
+
 /**
  * The gateway's HTTP surface (PROTOCOL.md section 2) over injected dependencies, the same on every
- * runtime: `/xmpp` for the bridge, REST registration, Siskin's REST unregister and health.
+ * runtime: `/xmpp` for the bridge, REST registration, Siskin's REST unregister and health. Every route
+ * but `/xmpp` (which needs the bridge's token) is limited per client when a rate limiter is given.
  */
-export function createApp(deps: GatewayDeps): Hono {
+export function createApp(deps: GatewayDeps, options: AppOptions = {}): Hono {
   const app = new Hono();
+  const { rateLimiter, clientAddress = () => undefined } = options;
+  if (rateLimiter !== undefined)
+    for (const path of [
+      "/v1/registrations",
+      "/v1/registrations/*",
+      "/unregister-device/*",
+      "/rest/push/unregister-device/*",
+      "/health",
+    ])
+      app.use(path, rateLimit(rateLimiter, clientAddress, path));
   const { config } = deps;
   if (config.gatewayToken === undefined)
     deps.log.log("warn", "no-gateway-token", {
@@ -44,35 +76,40 @@ export function createApp(deps: GatewayDeps): Hono {
       return c.text("unauthorized", 401, { "www-authenticate": "Bearer" });
     const type = mediaType(c.req.header("content-type"));
     if (type !== undefined && !XML_TYPES.has(type)) return c.text("content type must be application/xml", 415);
-    const answer = await answerStanza(deps, await c.req.text());
+    const text = await readUtf8(c.req.raw);
+    if (text === undefined) return c.text("body is not valid UTF-8", 400);
+    const answer = await answerStanza(deps, text);
     if (answer.status === 204) return c.body(null, 204);
     if (answer.status === 400) return c.text(answer.reason, 400);
     return c.body(answer.body, 200, { "content-type": "application/xml; charset=utf-8" });
   });
 
+  const restEnabled = config.restKeys.size > 0;
+
   app.post("/v1/registrations", limit, async (c) => {
+    if (!restEnabled) return c.text("not found", 404);
+    const app = restCredentialApp(config.restKeys, bearerToken(c.req.header("authorization")));
+    if (app === undefined) return c.json({ error: "API credential required" }, 401, { "www-authenticate": "Bearer" });
     const json = await readJson(c.req.raw);
     if (!json.ok) return c.json({ error: "body must be JSON", field: "body" }, 400);
     const input = parseRestRegistration(json.value);
     if ("field" in input) return c.json(input, 400);
-    const answer = await registerOverRest(deps, input);
+    const answer = await registerOverRest(deps, app, input);
     return c.json(answer.body, answer.status);
   });
 
   app.delete("/v1/registrations/:node", async (c) => {
-    const node = c.req.param("node");
-    const lookup = await deps.store.get(node);
-    if (lookup.kind !== "found") return c.json({ error: "unknown node" }, 404);
-    const secret = bearerToken(c.req.header("authorization"));
-    const expected = lookup.registration.secret;
-    if (expected === undefined || secret === undefined || !constantTimeEqual(secret, expected))
-      return c.json({ error: "wrong secret" }, 403);
-    await deps.store.delete(lookup.registration, "unregistered");
-    deps.log.log("info", "registration-deleted", { node: redact(node), reason: "unregistered", via: "rest" });
-    return c.body(null, 204);
+    if (!restEnabled) return c.text("not found", 404);
+    const deleted = await unregisterRestRegistration(
+      deps,
+      c.req.param("node"),
+      bearerToken(c.req.header("authorization")),
+    );
+    return deleted ? c.body(null, 204) : c.json({ error: "unknown node" }, 404);
   });
 
   const siskinUnregister = async (c: Context) => {
+    if (c.req.param("jid")?.toLowerCase() !== config.pushJid) return c.text("not found", 404);
     const json = await readJson(c.req.raw);
     if (!json.ok) return c.json({ error: "body must be JSON", field: "body" }, 400);
     const problem = await unregisterOverRest(deps, json.value);

@@ -1,5 +1,6 @@
 import type { GatewayDeps } from "../gateway/deps";
 import { providerFromName, registerDevice, unregisterDevice } from "../gateway/register";
+import { constantTimeEqual } from "../gateway/tokens";
 import type { ApnsEnvironment, ProviderId } from "../store/registration";
 import { bareJid, parseJid } from "../xmpp/jid";
 
@@ -12,6 +13,8 @@ export interface RestRegistration {
   readonly environment?: ApnsEnvironment;
   readonly app?: string;
   readonly deviceId?: string;
+  /** A refresh: the registration's node and secret, both or neither. */
+  readonly refresh?: { readonly node: string; readonly secret: string };
 }
 
 /** A field of a REST body that is missing or wrong. */
@@ -60,6 +63,12 @@ export function parseRestRegistration(body: unknown): RestRegistration | FieldEr
   if (isFieldError(app)) return app;
   const deviceId = optionalText(body, "deviceId");
   if (isFieldError(deviceId)) return deviceId;
+  const node = optionalText(body, "node");
+  if (isFieldError(node)) return node;
+  const secret = optionalText(body, "secret");
+  if (isFieldError(secret)) return secret;
+  if ((node === undefined) !== (secret === undefined))
+    return { error: "a refresh needs both node and secret", field: node === undefined ? "node" : "secret" };
   return {
     provider,
     token,
@@ -68,20 +77,45 @@ export function parseRestRegistration(body: unknown): RestRegistration | FieldEr
     ...(environment !== undefined ? { environment } : {}),
     ...(app !== undefined ? { app } : {}),
     ...(deviceId !== undefined ? { deviceId } : {}),
+    ...(node !== undefined && secret !== undefined ? { refresh: { node, secret } } : {}),
   };
+}
+
+/**
+ * The app whose REST API credential (`REST_API_KEYS`) the request presents, compared in constant time
+ * against every configured key; `undefined` for none (PROTOCOL.md section 2, "Ownership").
+ */
+export function restCredentialApp(
+  keys: ReadonlyMap<string, string>,
+  presented: string | undefined,
+): string | undefined {
+  if (presented === undefined) return undefined;
+  let found: string | undefined;
+  for (const [app, key] of keys) if (constantTimeEqual(presented, key) && found === undefined) found = app;
+  return found;
 }
 
 /** The answer of `POST /v1/registrations`. */
 export type RestRegisterAnswer =
   | { readonly status: 201; readonly body: { jid: string; node: string; secret: string; maxPayloadSize: number } }
-  | { readonly status: 400; readonly body: FieldError };
+  | { readonly status: 400 | 403 | 404; readonly body: FieldError };
 
 /**
- * Registers over HTTPS. REST registrations always carry a secret; with `deviceId` they behave like p2
- * ones (identity and FCM account hash use it), otherwise like Tigase ones (keyed by the token).
+ * Registers over HTTPS for the app of the caller's API credential. REST registrations live in their
+ * own identity space and always carry a secret (PROTOCOL.md section 2): without `node` and `secret`
+ * every call makes a new registration of its own, counted against the app's cap; with them it
+ * refreshes that registration's token. With `deviceId` they behave like p2 ones (the FCM account hash
+ * uses it), otherwise like Tigase ones.
  */
-export async function registerOverRest(deps: GatewayDeps, input: RestRegistration): Promise<RestRegisterAnswer> {
+export async function registerOverRest(
+  deps: GatewayDeps,
+  app: string,
+  input: RestRegistration,
+): Promise<RestRegisterAnswer> {
+  if (input.app !== undefined && input.app !== app)
+    return { status: 400, body: { error: "app must be the app of the API credential", field: "app" } };
   const result = await registerDevice(deps, {
+    origin: "rest",
     style: input.deviceId !== undefined ? "device" : "token",
     provider: input.provider,
     account: input.account,
@@ -89,24 +123,30 @@ export async function registerOverRest(deps: GatewayDeps, input: RestRegistratio
     token: input.token,
     ...(input.voipToken !== undefined ? { voipToken: input.voipToken } : {}),
     ...(input.environment !== undefined ? { environment: input.environment } : {}),
-    ...(input.app !== undefined ? { app: input.app } : {}),
+    app,
     withSecret: true,
+    ...(input.refresh !== undefined ? { refresh: input.refresh } : {}),
   });
-  if (!result.ok) return { status: 400, body: { error: result.refusal.reason, field: result.refusal.field } };
+  if (!result.ok) {
+    const { kind, reason, field } = result.refusal;
+    const status = kind === "over-cap" ? 403 : kind === "unknown-node" ? 404 : 400;
+    return { status, body: { error: reason, field } };
+  }
   return {
     status: 201,
     body: {
       jid: deps.config.pushJid,
       node: result.registration.node,
-      secret: result.registration.secret ?? "",
+      secret: result.secret ?? "",
       maxPayloadSize: result.maxPayloadSize,
     },
   };
 }
 
 /**
- * Siskin's REST unregister (`{"account", "provider", "device-token"}`): drops the token-keyed
- * registration of that account; answers success whether or not one matched.
+ * Siskin's REST unregister (`{"account", "provider", "device-token"}`): deletes, never reads or
+ * changes, the token-style XMPP registration whose account, provider and device token all match; the
+ * device token is the credential (docs/security.md). Answers success whether or not one matched.
  */
 export async function unregisterOverRest(deps: GatewayDeps, body: unknown): Promise<FieldError | undefined> {
   if (!isRecord(body)) return { error: "body must be a JSON object", field: "body" };
@@ -115,7 +155,8 @@ export async function unregisterOverRest(deps: GatewayDeps, body: unknown): Prom
   const provider = typeof body.provider === "string" ? providerFromName(body.provider) : undefined;
   if (!provider) return { error: "unknown provider", field: "provider" };
   const token = body["device-token"];
-  if (typeof token !== "string" || token === "") return { error: "device-token is required", field: "device-token" };
+  if (typeof token !== "string" || token === "" || token.length > 4096)
+    return { error: "device-token is required", field: "device-token" };
   await unregisterDevice(deps, { style: "token", provider, account: bareJid(account), device: token });
   return undefined;
 }

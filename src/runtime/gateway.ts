@@ -1,8 +1,9 @@
 import type { Hono } from "hono";
-import { type ConfigSource, type GatewayConfig, parseConfig } from "../config";
+import { ConfigError, type ConfigSource, type GatewayConfig, parseConfig } from "../config";
 import { type GatewayDeps, realSleep, webCryptoRandomBytes } from "../gateway/deps";
+import { createKeyring } from "../gateway/keys";
 import type { Logger } from "../gateway/log";
-import { createApp } from "../http/app";
+import { type AppOptions, createApp } from "../http/app";
 import { type CredentialCache, createProviderDirectory, type HttpTransport, MemoryCredentialCache } from "../providers";
 import type { RegistrationStore } from "../store/store";
 
@@ -13,6 +14,13 @@ export interface RuntimeParts {
   readonly log: Logger;
   readonly credentials?: CredentialCache;
   readonly now?: () => number;
+  /**
+   * The server key when `SERVER_KEY` is unset: a runtime that can keep one safely supplies it (a key file
+   * beside the SQLite store, a random key for a store that dies with the process); Workers cannot.
+   */
+  readonly serverKey?: (config: GatewayConfig) => string;
+  /** Per-client limits of the unauthenticated routes (built from the parsed configuration). */
+  readonly http?: (config: GatewayConfig) => AppOptions;
 }
 
 /** A gateway ready to serve: its app and the dependencies behind it. */
@@ -28,6 +36,9 @@ export interface Gateway {
 export async function buildGateway(source: ConfigSource, parts: RuntimeParts): Promise<Gateway> {
   const config = parseConfig(source);
   const now = parts.now ?? Date.now;
+  const serverKey = config.serverKey ?? parts.serverKey?.(config);
+  if (serverKey === undefined)
+    throw new ConfigError("SERVER_KEY", "is missing: set it to a random secret of at least 32 characters");
   const providers = await createProviderDirectory(config, {
     transport: parts.transport,
     credentials: parts.credentials ?? new MemoryCredentialCache(now),
@@ -37,12 +48,13 @@ export async function buildGateway(source: ConfigSource, parts: RuntimeParts): P
     config,
     store: parts.store(config),
     providers,
+    keys: createKeyring(serverKey),
     log: parts.log,
     now,
     randomBytes: webCryptoRandomBytes,
     sleep: realSleep,
   };
-  return { app: createApp(deps), deps };
+  return { app: createApp(deps, parts.http?.(config) ?? {}), deps };
 }
 
 /** Copies a runtime's environment object into a plain record for {@link parseConfig}. */

@@ -3,6 +3,10 @@ import { jsonLogger } from "../gateway/log";
 import { type HttpTransport, MemoryCredentialCache, SharedCredentialCache } from "../providers";
 import { KvRegistrationStore } from "../store/kv";
 import { buildGateway, configSource, type Gateway } from "./gateway";
+import { DurableObjectOwnerIndex } from "./registration-index";
+import { cloudflareClientAddress, workerRateLimiter } from "./worker-rate-limiter";
+
+export { RegistrationIndex } from "./registration-index";
 
 type Built = { readonly gateway: Gateway } | { readonly error: ConfigError };
 
@@ -18,11 +22,24 @@ async function build(env: Env): Promise<Built> {
     const kv = env.REGISTRATIONS;
     if (kv === undefined) throw new ConfigError("REGISTRATIONS", "KV binding is missing (see wrangler.toml)");
     const gateway = await buildGateway(configSource(env), {
-      store: () => new KvRegistrationStore(kv),
+      store: (config) => {
+        const namespace = env.REGISTRATION_INDEX;
+        if (namespace === undefined)
+          throw new ConfigError("REGISTRATION_INDEX", "Durable Object binding is missing (see wrangler.toml)");
+        return new KvRegistrationStore(kv, {
+          index: new DurableObjectOwnerIndex(namespace),
+          tombstoneTtlSeconds: config.limits.tombstoneTtlSeconds,
+        });
+      },
       transport: fetchTransport,
       // Provider tokens shared between isolates through the same namespace (`cred:` keys).
       credentials: new SharedCredentialCache(new MemoryCredentialCache(Date.now), kv, Date.now),
       log,
+      // The limit is the binding's (wrangler.toml); RATE_LIMIT_PER_MINUTE only sizes the fallback.
+      http: (config) => ({
+        rateLimiter: workerRateLimiter(env.RATE_LIMITER, config.limits.ratePerMinute, log),
+        clientAddress: cloudflareClientAddress,
+      }),
     });
     return { gateway };
   } catch (error) {

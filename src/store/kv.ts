@@ -1,13 +1,8 @@
-import {
-  type ApnsEnvironment,
-  type IdentityStyle,
-  identityKey,
-  PROVIDER_IDS,
-  type ProviderId,
-  type Registration,
-  type RegistrationIdentity,
-} from "./registration";
+import { decodeRegistration, encodeRegistration } from "./codec";
+import { MemoryOwnerIndex, type OwnerIndex } from "./owner-index";
+import type { RegisterOutcome, RegisterRequest, Registration, RegistrationIdentity } from "./registration";
 import type { DeletionReason, NodeLookup, RegistrationStore } from "./store";
+import { DEFAULT_TOMBSTONE_TTL_SECONDS } from "./tombstones";
 
 /** Options of a KV write: only what this store uses. */
 export interface KvPutOptions {
@@ -28,6 +23,11 @@ export interface KvLike {
 
 /** Options of {@link KvRegistrationStore}. */
 export interface KvRegistrationStoreOptions {
+  /**
+   * Where identities, nodes and counts per owner are decided atomically: on Workers the Durable Object
+   * index; default a {@link MemoryOwnerIndex}, atomic within one isolate only.
+   */
+  readonly index?: OwnerIndex;
   /** Seconds a tombstone lives; at least 60 (KV's minimum). Default {@link DEFAULT_TOMBSTONE_TTL_SECONDS}. */
   readonly tombstoneTtlSeconds?: number;
   /** Prepended to every key, for several stores in one namespace. Default: none. */
@@ -39,29 +39,25 @@ export interface KvRegistrationStoreOptions {
 /** KV refuses an `expirationTtl` below this many seconds. */
 export const KV_MIN_EXPIRATION_TTL_SECONDS = 60;
 
-/**
- * 30 days: far longer than KV's propagation (about 60 s) and edge caching, so every location answers
- * "deleted" rather than "not yet visible"; long enough to outlast slow user servers that keep publishing
- * (Prosody gives up after 16 errors) and to keep a racing token refresh that re-wrote `reg:` from
- * reviving the node; short enough that tombstones do not pile up. See docs/storage.md.
- */
-export const DEFAULT_TOMBSTONE_TTL_SECONDS = 30 * 24 * 60 * 60;
+export { DEFAULT_TOMBSTONE_TTL_SECONDS };
 
 /** KV's limit on key length, in UTF-8 bytes. */
 const KV_MAX_KEY_BYTES = 512;
 
-const REGISTRATION_VERSION = 1;
 const TOMBSTONE_VERSION = 1;
 
 const encoder = new TextEncoder();
 
 /**
- * Registrations in Workers KV (schema in docs/storage.md): `reg:{node}` holds the registration,
- * `id:{sha256(identity)}` the node of an identity, `dead:{node}` a tombstone with a TTL. KV is eventually
- * consistent between locations (about 60 s): a tombstone, once visible, wins over a stale registration.
+ * Registrations in Workers KV (schema in docs/storage.md): `reg:{node}` holds the registration that
+ * publishes read, `dead:{node}` a tombstone with a TTL. KV is eventually consistent between locations
+ * (about 60 s) and has no compare-and-set, so identities, nodes and counts are decided by an
+ * {@link OwnerIndex} (a Durable Object per owner on Workers) and only then written to KV. A tombstone,
+ * once visible, wins over a stale registration.
  * @see https://developers.cloudflare.com/kv/concepts/how-kv-works/#consistency
  */
 export class KvRegistrationStore implements RegistrationStore {
+  private readonly index: OwnerIndex;
   private readonly tombstoneTtlSeconds: number;
   private readonly keyPrefix: string;
   private readonly now: () => number;
@@ -75,6 +71,7 @@ export class KvRegistrationStore implements RegistrationStore {
       throw new RangeError(`tombstoneTtlSeconds must be an integer >= ${KV_MIN_EXPIRATION_TTL_SECONDS}, got ${ttl}`);
     }
     this.tombstoneTtlSeconds = ttl;
+    this.index = options.index ?? new MemoryOwnerIndex();
     this.keyPrefix = options.keyPrefix ?? "";
     this.now = options.now ?? Date.now;
   }
@@ -92,26 +89,22 @@ export class KvRegistrationStore implements RegistrationStore {
   }
 
   async findByIdentity(identity: RegistrationIdentity): Promise<Registration | undefined> {
-    const node = await this.kv.get(await this.identityIndexKey(identity), "text");
-    if (node === null || !this.isStorableNode(node)) return undefined;
-    const lookup = await this.get(node);
-    if (lookup.kind !== "found") return undefined;
-    return identityKey(lookup.registration) === identityKey(identity) ? lookup.registration : undefined;
+    return this.index.find(identity);
   }
 
-  /** Writes `reg:` first, then the identity index unless it already names this node (saves a write). */
-  async put(registration: Registration): Promise<void> {
-    if (!this.isStorableNode(registration.node)) {
-      throw new RangeError("registration node does not fit in a KV key");
-    }
-    await this.kv.put(this.registrationKey(registration.node), encodeRegistration(registration));
-    const indexKey = await this.identityIndexKey(registration);
-    if ((await this.kv.get(indexKey, "text")) !== registration.node) {
-      await this.kv.put(indexKey, registration.node);
-    }
+  /** The index decides; then `reg:` is written, one KV write for a new registration or a refresh. */
+  async register(request: RegisterRequest): Promise<RegisterOutcome> {
+    if (!this.isStorableNode(request.candidateNode)) throw new RangeError("registration node does not fit in a KV key");
+    const outcome = await this.index.register(request);
+    if (outcome.kind === "created" || outcome.kind === "refreshed") await this.write(outcome.registration);
+    return outcome;
   }
 
-  /** Writes the tombstone first, then removes `reg:` and the identity index if it still names this node. */
+  async update(registration: Registration): Promise<void> {
+    if (await this.index.update(registration)) await this.write(registration);
+  }
+
+  /** Writes the tombstone first, then removes `reg:` and the index entry if it still names this node. */
   async delete(registration: Registration, reason: DeletionReason): Promise<void> {
     const { node } = registration;
     if (!this.isStorableNode(node)) return;
@@ -119,8 +112,11 @@ export class KvRegistrationStore implements RegistrationStore {
       expirationTtl: this.tombstoneTtlSeconds,
     });
     await this.kv.delete(this.registrationKey(node));
-    const indexKey = await this.identityIndexKey(registration);
-    if ((await this.kv.get(indexKey, "text")) === node) await this.kv.delete(indexKey);
+    await this.index.remove(registration);
+  }
+
+  private async write(registration: Registration): Promise<void> {
+    await this.kv.put(this.registrationKey(registration.node), encodeRegistration(registration));
   }
 
   private registrationKey(node: string): string {
@@ -131,123 +127,12 @@ export class KvRegistrationStore implements RegistrationStore {
     return `${this.keyPrefix}dead:${node}`;
   }
 
-  private async identityIndexKey(identity: RegistrationIdentity): Promise<string> {
-    return `${this.keyPrefix}id:${await sha256Hex(identityKey(identity))}`;
-  }
-
   /** Whether every key of `node` (the longest is `dead:`) fits KV's key limit. */
   private isStorableNode(node: string): boolean {
     return node.length > 0 && encoder.encode(this.tombstoneKey(node)).byteLength <= KV_MAX_KEY_BYTES;
   }
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-function encodeRegistration(registration: Registration): string {
-  const { node, style, provider, account, device, muc, secret, token, voipToken, app } = registration;
-  const { environment, endpointArn, createdAt, tokenUpdatedAt } = registration;
-  return JSON.stringify({
-    v: REGISTRATION_VERSION,
-    node,
-    style,
-    provider,
-    account,
-    device,
-    muc,
-    secret,
-    token,
-    voipToken,
-    app,
-    environment,
-    endpointArn,
-    createdAt,
-    tokenUpdatedAt,
-  });
-}
-
 function encodeTombstone(reason: DeletionReason, at: number): string {
   return JSON.stringify({ v: TOMBSTONE_VERSION, reason, at });
-}
-
-type JsonRecord = Readonly<Record<string, unknown>>;
-
-function parseRecord(text: string | null): JsonRecord | undefined {
-  if (text === null) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as JsonRecord) : undefined;
-}
-
-/** Missing or a string: `undefined` stands for "absent", `null` for "present but not a string". */
-function optionalString(record: JsonRecord, name: string): string | undefined | null {
-  const value = record[name];
-  if (value === undefined) return undefined;
-  return typeof value === "string" ? value : null;
-}
-
-function requiredString(record: JsonRecord, name: string): string | undefined {
-  const value = record[name];
-  return typeof value === "string" && value.length > 0 ? value : undefined;
-}
-
-function timestamp(record: JsonRecord, name: string): number | undefined {
-  const value = record[name];
-  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
-}
-
-function isStyle(value: unknown): value is IdentityStyle {
-  return value === "token" || value === "device";
-}
-
-function isProvider(value: unknown): value is ProviderId {
-  return PROVIDER_IDS.some((id) => id === value);
-}
-
-function isEnvironment(value: unknown): value is ApnsEnvironment {
-  return value === "production" || value === "sandbox";
-}
-
-/** A `reg:` value, or `undefined` when it is missing, corrupt, of another version or of another node. */
-function decodeRegistration(text: string | null, node: string): Registration | undefined {
-  const record = parseRecord(text);
-  if (record === undefined || record.v !== REGISTRATION_VERSION || record.node !== node) return undefined;
-  const { style, provider, environment } = record;
-  const account = requiredString(record, "account");
-  const device = requiredString(record, "device");
-  const token = requiredString(record, "token");
-  const app = requiredString(record, "app");
-  const createdAt = timestamp(record, "createdAt");
-  const tokenUpdatedAt = timestamp(record, "tokenUpdatedAt");
-  const muc = optionalString(record, "muc");
-  const secret = optionalString(record, "secret");
-  const voipToken = optionalString(record, "voipToken");
-  const endpointArn = optionalString(record, "endpointArn");
-  if (!isStyle(style) || !isProvider(provider)) return undefined;
-  if (environment !== undefined && !isEnvironment(environment)) return undefined;
-  if (account === undefined || device === undefined || token === undefined || app === undefined) return undefined;
-  if (createdAt === undefined || tokenUpdatedAt === undefined) return undefined;
-  if (muc === null || secret === null || voipToken === null || endpointArn === null) return undefined;
-  return {
-    style,
-    provider,
-    account,
-    device,
-    ...(muc === undefined ? {} : { muc }),
-    node,
-    ...(secret === undefined ? {} : { secret }),
-    token,
-    ...(voipToken === undefined ? {} : { voipToken }),
-    app,
-    ...(environment === undefined ? {} : { environment }),
-    ...(endpointArn === undefined ? {} : { endpointArn }),
-    createdAt,
-    tokenUpdatedAt,
-  };
 }

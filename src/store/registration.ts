@@ -12,7 +12,14 @@ export type ApnsEnvironment = "production" | "sandbox";
  */
 export type IdentityStyle = "token" | "device";
 
-/** The identity of a registration: registering it again refreshes the same node. */
+/**
+ * Who made a registration (PROTOCOL.md section 2, "Ownership"): `xmpp` registrations belong to the
+ * account whose server authenticated the command; `rest` ones to the app whose API credential made
+ * them, and their account is only a claim. The two never match, read, change or count against each other.
+ */
+export type RegistrationOrigin = "xmpp" | "rest";
+
+/** The identity of an XMPP registration: registering it again refreshes the same node. */
 export interface RegistrationIdentity {
   readonly style: IdentityStyle;
   readonly provider: ProviderId;
@@ -25,13 +32,18 @@ export interface RegistrationIdentity {
 
 /** One device registered for one account: what a publish to `node` pushes to. */
 export interface Registration extends RegistrationIdentity {
+  /** Absent for `xmpp`, the origin of every registration made before REST registrations had their own space. */
+  readonly origin?: "rest";
   readonly node: string;
-  /** Required in publish-options when present (p2 and REST registrations); Tigase style has none. */
-  readonly secret?: string;
+  /**
+   * Whether publishes must present the registration's secret (p2 and REST registrations; Tigase style
+   * has none). The secret itself is never stored: it is derived from the server key and the node.
+   */
+  readonly secured: boolean;
   readonly token: string;
   /** APNs PushKit token (`device-second-token`), for `type='voip'` pushes. */
   readonly voipToken?: string;
-  /** Id of the app in `APPS` (`default` for the single-app variables). */
+  /** Id of the app in `APPS` (`default` for the single-app variables); for REST, the credential's app. */
   readonly app: string;
   /** APNs only: the environment that last accepted this token, when it differs from the app's default. */
   readonly environment?: ApnsEnvironment;
@@ -43,14 +55,122 @@ export interface Registration extends RegistrationIdentity {
   readonly tokenUpdatedAt: number;
 }
 
+/** The origin of a registration, `xmpp` when the record does not say. */
+export function originOf(registration: Pick<Registration, "origin">): RegistrationOrigin {
+  return registration.origin ?? "xmpp";
+}
+
 /** The key that stands for an identity in stores. Never the token alone: one token serves several accounts. */
 export function identityKey(identity: RegistrationIdentity): string {
   const device = identity.style === "device" ? `${identity.device}\u0000${identity.muc ?? ""}` : identity.device;
   return [identity.style, identity.provider, identity.account, device].join("\u0001");
 }
 
+/**
+ * The owner a registration counts against for the caps of docs/security.md: its account for XMPP
+ * registrations, its app's API credential for REST ones.
+ */
+export function ownerKey(registration: Pick<Registration, "origin" | "account" | "app">): string {
+  return originOf(registration) === "rest" ? `rest\u0001${registration.app}` : `xmpp\u0001${registration.account}`;
+}
+
+/** The owner a {@link RegisterRequest} counts against (see {@link ownerKey}). */
+export function requestOwnerKey(request: RegisterRequest): string {
+  return request.origin === "rest" ? `rest\u0001${request.app}` : `xmpp\u0001${request.identity.account}`;
+}
+
 /** The domain part of the registration's account, which alone may publish to it (PROTOCOL.md 3.3). */
 export function accountDomain(account: string): string {
   const at = account.indexOf("@");
   return at === -1 ? account : account.slice(at + 1);
+}
+
+/**
+ * A registration or refresh as a store carries it out atomically: find the identity's live
+ * registration (or, for a REST refresh, the node the caller proved it owns), refresh it, or create
+ * `candidateNode` if the owner is under its cap.
+ */
+export interface RegisterRequest {
+  readonly origin: RegistrationOrigin;
+  readonly identity: RegistrationIdentity;
+  /** REST refresh only: the node whose secret the caller presented. */
+  readonly refreshNode?: string;
+  /** The node a new registration gets (minted by the caller, unused until now). */
+  readonly candidateNode: string;
+  readonly secured: boolean;
+  readonly token: string;
+  readonly voipToken?: string;
+  readonly app: string;
+  /** The environment the client named; absent keeps the one that accepted the same token before. */
+  readonly environment?: ApnsEnvironment;
+  /** Milliseconds since the epoch. */
+  readonly now: number;
+  /** How many live registrations the owner may have; a new one past it is refused. */
+  readonly cap: number;
+}
+
+/** What a store did with a {@link RegisterRequest}. */
+export type RegisterOutcome =
+  | { readonly kind: "created"; readonly registration: Registration }
+  | { readonly kind: "refreshed"; readonly registration: Registration }
+  /** The owner already has `cap` live registrations. */
+  | { readonly kind: "over-cap" }
+  /** A REST refresh of a node that is no longer live. */
+  | { readonly kind: "gone" };
+
+/**
+ * The one decision every store makes inside its atomic step (PROTOCOL.md 3.2): refresh the live
+ * registration of the identity (same node, same `secured`, new token), or create the candidate when the
+ * owner is under its cap. Nothing ever adds a secret to a registration that had none.
+ * @param existing the identity's live registration (for a REST refresh: the live registration of `refreshNode`)
+ * @param liveCount the owner's live registrations now
+ */
+export function decideRegistration(
+  existing: Registration | undefined,
+  liveCount: number,
+  request: RegisterRequest,
+): RegisterOutcome {
+  if (request.refreshNode !== undefined && existing?.node !== request.refreshNode) return { kind: "gone" };
+  if (existing !== undefined) return { kind: "refreshed", registration: refreshRegistration(existing, request) };
+  if (liveCount >= request.cap) return { kind: "over-cap" };
+  return { kind: "created", registration: newRegistration(request) };
+}
+
+function identityFields(identity: RegistrationIdentity): RegistrationIdentity {
+  const { style, provider, account, device, muc } = identity;
+  return { style, provider, account, device, ...(muc !== undefined ? { muc } : {}) };
+}
+
+function newRegistration(request: RegisterRequest): Registration {
+  return {
+    ...identityFields(request.identity),
+    ...(request.origin === "rest" ? { origin: "rest" as const } : {}),
+    node: request.candidateNode,
+    secured: request.secured,
+    token: request.token,
+    ...(request.voipToken !== undefined ? { voipToken: request.voipToken } : {}),
+    app: request.app,
+    ...(request.environment !== undefined ? { environment: request.environment } : {}),
+    createdAt: request.now,
+    tokenUpdatedAt: request.now,
+  };
+}
+
+function refreshRegistration(existing: Registration, request: RegisterRequest): Registration {
+  const sameToken = existing.token === request.token;
+  // The environment that accepted this very token is remembered unless the client names one.
+  const environment = request.environment ?? (sameToken ? existing.environment : undefined);
+  return {
+    ...identityFields(existing),
+    ...(existing.origin !== undefined ? { origin: existing.origin } : {}),
+    node: existing.node,
+    secured: existing.secured,
+    token: request.token,
+    ...(request.voipToken !== undefined ? { voipToken: request.voipToken } : {}),
+    app: request.app,
+    ...(environment !== undefined ? { environment } : {}),
+    ...(existing.endpointArn !== undefined && sameToken ? { endpointArn: existing.endpointArn } : {}),
+    createdAt: existing.createdAt,
+    tokenUpdatedAt: request.now,
+  };
 }

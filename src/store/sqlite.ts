@@ -1,102 +1,185 @@
+import { createHash } from "node:crypto";
 import Database from "better-sqlite3";
-import { identityKey, type Registration, type RegistrationIdentity } from "./registration";
+import { decodeRegistration, encodeRegistration, REGISTRATION_VERSION } from "./codec";
+import {
+  decideRegistration,
+  identityKey,
+  originOf,
+  ownerKey,
+  type RegisterOutcome,
+  type RegisterRequest,
+  type Registration,
+  type RegistrationIdentity,
+  requestOwnerKey,
+} from "./registration";
 import type { DeletionReason, NodeLookup, RegistrationStore } from "./store";
+import { DEFAULT_TOMBSTONE_TTL_SECONDS, type TombstoneOptions } from "./tombstones";
+
+/** `PRAGMA user_version` of the current schema (docs/storage.md). */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS registrations (node TEXT PRIMARY KEY, data TEXT NOT NULL) STRICT;
-CREATE TABLE IF NOT EXISTS identities (identity TEXT PRIMARY KEY, node TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS registrations (
+  node TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  identity TEXT UNIQUE,
+  data TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS registrations_owner ON registrations (owner);
 CREATE TABLE IF NOT EXISTS tombstones (node TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL) STRICT;
+CREATE INDEX IF NOT EXISTS tombstones_at ON tombstones (at);
 `;
 
-function isRegistration(value: unknown): value is Registration {
-  if (typeof value !== "object" || value === null) return false;
-  const record = value as Record<string, unknown>;
-  return ["node", "account", "token", "device", "app", "style", "provider"].every(
-    (key) => typeof record[key] === "string",
-  );
+/**
+ * Lower-case hex SHA-256, so that accounts, devices and tokens never appear in index columns. Synchronous
+ * (node:crypto: this store runs on Node only), so that it can run inside a transaction.
+ */
+function sha256Hex(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+interface Keys {
+  readonly owner: string;
+  /** `null` for REST registrations, which have no identity outside their node. */
+  readonly identity: string | null;
+}
+
+function keysOf(registration: Registration): Keys {
+  return {
+    owner: sha256Hex(ownerKey(registration)),
+    identity: originOf(registration) === "xmpp" ? sha256Hex(identityKey(registration)) : null,
+  };
+}
+
+/**
+ * Schema 1 (before 0.2) kept `registrations (node, data)` with unversioned JSON, publish secrets in
+ * clear, and an `identities` table keyed by the identity in clear. Its registrations move over;
+ * a secret becomes `secured` (the client gets the derived secret when it registers again).
+ */
+function migrateSchema1(db: Database.Database): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('registrations')").all() as { name: string }[];
+  if (columns.length === 0 || columns.some((column) => column.name === "owner")) return;
+  db.transaction(() => {
+    const rows = db.prepare("SELECT data FROM registrations").all() as { data: string }[];
+    db.exec("DROP TABLE registrations; DROP TABLE IF EXISTS identities;");
+    db.exec(SCHEMA);
+    const insert = db.prepare("INSERT OR IGNORE INTO registrations (node, owner, identity, data) VALUES (?, ?, ?, ?)");
+    for (const row of rows) {
+      let old: unknown;
+      try {
+        old = JSON.parse(row.data);
+      } catch {
+        continue;
+      }
+      if (typeof old !== "object" || old === null) continue;
+      const { secret, ...rest } = old as Record<string, unknown>;
+      const registration = decodeRegistration(
+        JSON.stringify({ ...rest, v: REGISTRATION_VERSION, secured: typeof secret === "string" }),
+      );
+      if (registration === undefined) continue;
+      const keys = keysOf(registration);
+      insert.run(registration.node, keys.owner, keys.identity, encodeRegistration(registration));
+    }
+  })();
 }
 
 /**
  * Registrations in an embedded SQLite file (better-sqlite3), for one Node process next to a small
- * XMPP server (`npm run serve`). Strongly consistent; tombstones are kept for good, as the file is
- * small. Schema in docs/storage.md.
+ * XMPP server (`npm run serve`). Strongly consistent: a registration is one transaction, and the
+ * `identity` column is unique, so one identity has one node. Tombstones expire after their TTL.
+ * Schema in docs/storage.md.
  */
 export class SqliteRegistrationStore implements RegistrationStore {
   private readonly db: Database.Database;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
   private readonly selectNode: Database.Statement<[string], { data: string }>;
-  private readonly selectTombstone: Database.Statement<[string], { reason: string }>;
+  private readonly selectTombstone: Database.Statement<[string, number], { reason: string }>;
   private readonly selectIdentity: Database.Statement<[string], { data: string }>;
-  private readonly upsert: Database.Transaction<(registration: Registration) => void>;
-  private readonly remove: Database.Transaction<
-    (registration: Registration, reason: DeletionReason, at: number) => void
+  private readonly countOwner: Database.Statement<[string], { n: number }>;
+  private readonly updateData: Database.Statement<[string, string]>;
+  private readonly registerTransaction: Database.Transaction<
+    (request: RegisterRequest, keys: { owner: string; identity: string | null }) => RegisterOutcome
   >;
+  private readonly removeTransaction: Database.Transaction<(node: string, reason: DeletionReason, at: number) => void>;
 
-  /** Opens (and creates) the database at `path`; `:memory:` for tests. */
-  constructor(
-    path: string,
-    private readonly now: () => number = Date.now,
-  ) {
+  /** Opens (and creates) the database at `path`; `:memory:` for tests. The runtime creates the file 0600. */
+  constructor(path: string, options: TombstoneOptions = {}) {
+    this.ttlMs = (options.tombstoneTtlSeconds ?? DEFAULT_TOMBSTONE_TTL_SECONDS) * 1000;
+    this.now = options.now ?? Date.now;
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
+    migrateSchema1(this.db);
     this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.selectNode = this.db.prepare("SELECT data FROM registrations WHERE node = ?");
-    this.selectTombstone = this.db.prepare("SELECT reason FROM tombstones WHERE node = ?");
-    this.selectIdentity = this.db.prepare(
-      "SELECT r.data AS data FROM identities i JOIN registrations r ON r.node = i.node WHERE i.identity = ?",
-    );
-    const putRegistration = this.db.prepare(
-      "INSERT INTO registrations (node, data) VALUES (?, ?) ON CONFLICT(node) DO UPDATE SET data = excluded.data",
-    );
-    const putIdentity = this.db.prepare(
-      "INSERT INTO identities (identity, node) VALUES (?, ?) ON CONFLICT(identity) DO UPDATE SET node = excluded.node",
-    );
+    this.selectTombstone = this.db.prepare("SELECT reason FROM tombstones WHERE node = ? AND at >= ?");
+    this.selectIdentity = this.db.prepare("SELECT data FROM registrations WHERE identity = ?");
+    this.countOwner = this.db.prepare("SELECT count(*) AS n FROM registrations WHERE owner = ?");
+    this.updateData = this.db.prepare("UPDATE registrations SET data = ? WHERE node = ?");
+    const insert = this.db.prepare("INSERT INTO registrations (node, owner, identity, data) VALUES (?, ?, ?, ?)");
     const putTombstone = this.db.prepare(
       "INSERT INTO tombstones (node, reason, at) VALUES (?, ?, ?) ON CONFLICT(node) DO UPDATE SET reason = excluded.reason, at = excluded.at",
     );
+    const expire = this.db.prepare("DELETE FROM tombstones WHERE at < ?");
     const deleteRegistration = this.db.prepare("DELETE FROM registrations WHERE node = ?");
-    const deleteIdentity = this.db.prepare("DELETE FROM identities WHERE identity = ? AND node = ?");
-    this.upsert = this.db.transaction((registration: Registration) => {
-      putRegistration.run(registration.node, JSON.stringify(registration));
-      putIdentity.run(identityKey(registration), registration.node);
+    this.registerTransaction = this.db.transaction((request: RegisterRequest, keys: Keys) => {
+      const existing =
+        request.refreshNode !== undefined
+          ? this.liveRest(request.refreshNode, request.app)
+          : keys.identity !== null
+            ? decodeRegistration(this.selectIdentity.get(keys.identity)?.data)
+            : undefined;
+      const outcome = decideRegistration(existing, this.countOwner.get(keys.owner)?.n ?? 0, request);
+      if (outcome.kind === "refreshed")
+        this.updateData.run(encodeRegistration(outcome.registration), outcome.registration.node);
+      if (outcome.kind === "created")
+        insert.run(outcome.registration.node, keys.owner, keys.identity, encodeRegistration(outcome.registration));
+      return outcome;
     });
-    this.remove = this.db.transaction((registration: Registration, reason: DeletionReason, at: number) => {
-      putTombstone.run(registration.node, reason, at);
-      deleteRegistration.run(registration.node);
-      deleteIdentity.run(identityKey(registration), registration.node);
+    this.removeTransaction = this.db.transaction((node: string, reason: DeletionReason, at: number) => {
+      deleteRegistration.run(node);
+      putTombstone.run(node, reason, at);
+      expire.run(at - this.ttlMs);
     });
-  }
-
-  private read(data: string | undefined): Registration | undefined {
-    if (data === undefined) return undefined;
-    try {
-      const value: unknown = JSON.parse(data);
-      return isRegistration(value) ? value : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   async get(node: string): Promise<NodeLookup> {
-    const registration = this.read(this.selectNode.get(node)?.data);
+    const registration = decodeRegistration(this.selectNode.get(node)?.data, node);
     if (registration) return { kind: "found", registration };
-    return this.selectTombstone.get(node) ? { kind: "deleted" } : { kind: "absent" };
+    return this.selectTombstone.get(node, this.now() - this.ttlMs) ? { kind: "deleted" } : { kind: "absent" };
   }
 
   async findByIdentity(identity: RegistrationIdentity): Promise<Registration | undefined> {
-    return this.read(this.selectIdentity.get(identityKey(identity))?.data);
+    return decodeRegistration(this.selectIdentity.get(sha256Hex(identityKey(identity)))?.data);
   }
 
-  async put(registration: Registration): Promise<void> {
-    this.upsert(registration);
+  async register(request: RegisterRequest): Promise<RegisterOutcome> {
+    const keys: Keys = {
+      owner: sha256Hex(requestOwnerKey(request)),
+      identity: request.origin === "xmpp" ? sha256Hex(identityKey(request.identity)) : null,
+    };
+    return this.registerTransaction(request, keys);
+  }
+
+  async update(registration: Registration): Promise<void> {
+    this.updateData.run(encodeRegistration(registration), registration.node);
   }
 
   async delete(registration: Registration, reason: DeletionReason): Promise<void> {
-    this.remove(registration, reason, this.now());
+    this.removeTransaction(registration.node, reason, this.now());
   }
 
   /** Closes the database file. */
   close(): void {
     this.db.close();
+  }
+
+  private liveRest(node: string, app: string): Registration | undefined {
+    const registration = decodeRegistration(this.selectNode.get(node)?.data, node);
+    return registration !== undefined && originOf(registration) === "rest" && registration.app === app
+      ? registration
+      : undefined;
   }
 }

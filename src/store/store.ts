@@ -1,4 +1,4 @@
-import type { Registration, RegistrationIdentity } from "./registration";
+import type { RegisterOutcome, RegisterRequest, Registration, RegistrationIdentity } from "./registration";
 
 /** What a store knows of a node. */
 export type NodeLookup =
@@ -11,16 +11,22 @@ export type NodeLookup =
 export type DeletionReason = "token-dead" | "unregistered";
 
 /**
- * Where registrations live (one implementation per backend: memory, Workers KV, DynamoDB, SQLite).
- * Every backend passes the same contract tests (test/shared/store-contract.ts).
+ * Where registrations live (one implementation per backend: memory, Workers KV with a Durable Object,
+ * SQLite). Every backend passes the same contract tests (test/shared/store-contract.ts). Schema and
+ * guarantees per backend: docs/storage.md.
  */
 export interface RegistrationStore {
-  /** The registration under `node`, or whether it was deleted. */
+  /** The registration under `node`, or whether it was deleted (tombstones expire; then `absent`). */
   get(node: string): Promise<NodeLookup>;
-  /** The live registration of an identity (PROTOCOL.md 3.2), if any. */
+  /** The live XMPP registration of an identity (PROTOCOL.md 3.2), if any; never a REST one. */
   findByIdentity(identity: RegistrationIdentity): Promise<Registration | undefined>;
-  /** Creates or replaces the registration and its identity index. */
-  put(registration: Registration): Promise<void>;
-  /** Removes the registration and its identity index, leaving a tombstone so the node stays dead. */
+  /**
+   * Creates or refreshes a registration in one atomic step, so that one identity has one node however
+   * many registrations arrive at once, and an owner never passes its cap.
+   */
+  register(request: RegisterRequest): Promise<RegisterOutcome>;
+  /** Rewrites what a delivery learned (the environment that worked) if the node is still live. */
+  update(registration: Registration): Promise<void>;
+  /** Removes the registration and its identity, leaving a tombstone so the node stays dead. */
   delete(registration: Registration, reason: DeletionReason): Promise<void>;
 }

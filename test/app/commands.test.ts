@@ -43,7 +43,7 @@ describe("register-device (Tigase clients)", () => {
       token: "apns-token-1",
       style: "token",
     });
-    expect(stored.kind === "found" && stored.registration.secret).toBeUndefined();
+    expect(stored.kind === "found" && stored.registration.secured).toBe(false);
   });
 
   it("returns the same node when the same account registers the same token again", async () => {

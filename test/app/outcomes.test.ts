@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { mintNode } from "../../src/gateway/tokens";
-import type { NodeLookup, Registration, RegistrationIdentity, RegistrationStore } from "../../src/store";
+import type {
+  NodeLookup,
+  RegisterOutcome,
+  RegisterRequest,
+  Registration,
+  RegistrationIdentity,
+  RegistrationStore,
+} from "../../src/store";
 import { MemoryRegistrationStore } from "../../src/store";
 import { errorOf, formField, type Harness, makeHarness, publishIq, registerDeviceIq } from "./harness";
 
@@ -145,7 +152,8 @@ describe("replies to provider outcomes (PROTOCOL.md 5)", () => {
         throw new Error("KV unavailable");
       },
       findByIdentity: async (_identity: RegistrationIdentity) => undefined,
-      put: async (_registration: Registration) => {},
+      register: async (_request: RegisterRequest): Promise<RegisterOutcome> => ({ kind: "over-cap" }),
+      update: async (_registration: Registration) => {},
       delete: async () => {},
     };
     const h = makeHarness({ store: failing });
@@ -199,10 +207,11 @@ describe("failures below the use cases", () => {
   it("answers wait, not an HTTP 500, when the store fails during a registration", async () => {
     const failing: RegistrationStore = {
       get: async (): Promise<NodeLookup> => ({ kind: "absent" }),
-      findByIdentity: async () => {
+      findByIdentity: async () => undefined,
+      register: async () => {
         throw new Error("KV: too many writes to one key");
       },
-      put: async () => {},
+      update: async () => {},
       delete: async () => {},
     };
     const h = makeHarness({ store: failing });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Registration, RegistrationIdentity, RegistrationStore } from "../../src/store";
 import { type KvLike, type KvPutOptions, KvRegistrationStore } from "../../src/store/kv";
-import { sampleRegistration } from "./store-contract";
+import { MemoryOwnerIndex } from "../../src/store/owner-index";
+import { requestFor, sampleRegistration, seed } from "./store-contract";
 
 /** A clock that moves only when told to. */
 export class ManualClock {
@@ -110,14 +111,10 @@ let minted = 0;
 
 /** What the register use case does with a store: refresh the identity's node, or mint a new one. */
 async function register(store: RegistrationStore, registration: Registration): Promise<Registration> {
-  const existing = await store.findByIdentity(identityOf(registration));
   minted += 1;
-  const next =
-    existing === undefined
-      ? { ...registration, node: `${registration.node}-m${minted}` }
-      : { ...existing, token: registration.token, tokenUpdatedAt: registration.tokenUpdatedAt };
-  await store.put(next);
-  return next;
+  const outcome = await store.register(requestFor(registration, { candidateNode: `${registration.node}-m${minted}` }));
+  if (outcome.kind !== "created" && outcome.kind !== "refreshed") throw new Error(`not registered: ${outcome.kind}`);
+  return outcome.registration;
 }
 
 /** A registration whose identity no other test uses (tests may share one namespace). */
@@ -136,22 +133,24 @@ export function describeKvEventualConsistency(name: string, makeInner: () => KvL
   function twoLocations(delay: DelayedKvOptions["delayMs"] = delayMs) {
     const clock = new ManualClock();
     const kv = new DelayedKv(makeInner(), { delayMs: delay, now: clock.now });
+    // Every location asks the same strongly consistent index, as every Worker asks the same Durable Object.
+    const index = new MemoryOwnerIndex();
     return {
       clock,
-      here: new KvRegistrationStore(kv.location("here"), { now: clock.now }),
-      there: new KvRegistrationStore(kv.location("there"), { now: clock.now }),
+      here: new KvRegistrationStore(kv.location("here"), { now: clock.now, index }),
+      there: new KvRegistrationStore(kv.location("there"), { now: clock.now, index }),
     };
   }
 
   describe(`${name}: eventual consistency between locations`, () => {
     it("answers absent at another location until a fresh registration is visible there", async () => {
       const { clock, here, there } = twoLocations();
-      const registration = freshRegistration();
-      await here.put(registration);
+      const registration = await seed(here, freshRegistration());
 
       expect(await here.get(registration.node)).toEqual({ kind: "found", registration });
       expect(await there.get(registration.node)).toEqual({ kind: "absent" });
-      expect(await there.findByIdentity(identityOf(registration))).toBeUndefined();
+      // The identity is decided by the index, strongly consistent: a second registration there refreshes it.
+      expect(await there.findByIdentity(identityOf(registration))).toEqual(registration);
       clock.advance(delayMs - 1);
       expect(await there.get(registration.node)).toEqual({ kind: "absent" });
       clock.advance(1);
@@ -161,8 +160,7 @@ export function describeKvEventualConsistency(name: string, makeInner: () => KvL
 
     it("answers deleted at another location once the tombstone is visible there", async () => {
       const { clock, here, there } = twoLocations();
-      const registration = freshRegistration();
-      await here.put(registration);
+      const registration = await seed(here, freshRegistration());
       clock.advance(delayMs);
 
       await here.delete(registration, "token-dead");
@@ -176,8 +174,7 @@ export function describeKvEventualConsistency(name: string, makeInner: () => KvL
 
     it("lets a visible tombstone win over a registration whose removal is not visible yet", async () => {
       const { clock, here, there } = twoLocations((key) => (key.startsWith("dead:") ? 1_000 : delayMs));
-      const registration = freshRegistration();
-      await here.put(registration);
+      const registration = await seed(here, freshRegistration());
       clock.advance(delayMs);
 
       await here.delete(registration, "unregistered");
@@ -189,8 +186,7 @@ export function describeKvEventualConsistency(name: string, makeInner: () => KvL
 
     it("answers absent where the removal is visible before the tombstone (why NODE_MAC_KEY decides)", async () => {
       const { clock, here, there } = twoLocations((key) => (key.startsWith("dead:") ? delayMs : 1_000));
-      const registration = freshRegistration();
-      await here.put(registration);
+      const registration = await seed(here, freshRegistration());
       clock.advance(delayMs);
 
       await here.delete(registration, "unregistered");
@@ -221,9 +217,10 @@ export function describeKvEventualConsistency(name: string, makeInner: () => KvL
       const first = await register(here, freshRegistration());
       clock.advance(delayMs);
 
-      await here.delete(first, "unregistered");
+      // The refresh there is decided first; its reg: write is still on its way when the deletion lands here.
       const refreshed = await register(there, { ...first, token: "token-2", tokenUpdatedAt: first.tokenUpdatedAt + 1 });
       expect(refreshed.node).toBe(first.node);
+      await here.delete(first, "unregistered");
       clock.advance(delayMs);
 
       expect(await there.get(first.node)).toEqual({ kind: "deleted" });

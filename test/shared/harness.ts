@@ -1,6 +1,7 @@
 import type { Hono } from "hono";
 import { type GatewayConfig, parseConfig } from "../../src/config";
 import type { GatewayDeps } from "../../src/gateway/deps";
+import { createKeyring } from "../../src/gateway/keys";
 import type { LogFields, LogLevel } from "../../src/gateway/log";
 import { createApp } from "../../src/http/app";
 import type { PushProvider } from "../../src/push";
@@ -10,6 +11,10 @@ import { ProgrammableProvider, programmableDirectory } from "../fakes/programmab
 
 export const PUSH_JID = "push.example.net";
 export const GATEWAY_TOKEN = "test-gateway-token";
+/** The REST credential of the default app in the REST tests (`REST_API_KEYS`). */
+export const REST_KEY = "rest-key-of-the-default-app-0123456789";
+/** The server key the harness derives publish secrets from. */
+export const SERVER_KEY = "test-server-key-0123456789abcdef0123456789";
 
 /** A deterministic random source: a counter, so that nodes differ but runs repeat. */
 export function counterRandom(): (length: number) => Uint8Array {
@@ -65,6 +70,7 @@ export function makeHarness(options: HarnessOptions = {}): Harness {
     config,
     store,
     providers: programmableDirectory(options.providers ?? { default: { apns, fcm } }),
+    keys: createKeyring(config.serverKey ?? SERVER_KEY),
     log: { log: (level, event, fields = {}) => logs.push({ level, event, fields }) },
     now: () => clock.now,
     randomBytes: counterRandom(),

@@ -1,10 +1,25 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { DurableObjectOwnerIndex } from "../../src/runtime/registration-index";
 import { KvRegistrationStore } from "../../src/store";
-import { errorOf, formField, makeHarness, publishIq, registerDeviceIq, registerP2Iq } from "../shared/harness";
+import {
+  errorOf,
+  formField,
+  makeHarness,
+  publishIq,
+  REST_KEY,
+  registerDeviceIq,
+  registerP2Iq,
+} from "../shared/harness";
 
-function kvHarness() {
-  return makeHarness({ store: new KvRegistrationStore(env.REGISTRATIONS) });
+/** The gateway over KV and the Durable Object index, as the Worker builds it (fresh prefix per harness). */
+function kvHarness(env_: Record<string, unknown> = {}) {
+  const prefix = `${crypto.randomUUID()}/`;
+  const store = new KvRegistrationStore(env.REGISTRATIONS, {
+    index: new DurableObjectOwnerIndex(env.REGISTRATION_INDEX, prefix),
+    keyPrefix: prefix,
+  });
+  return makeHarness({ store, env: env_ });
 }
 
 describe("the gateway over Workers KV, inside workerd", () => {
@@ -46,6 +61,36 @@ describe("the gateway over Workers KV, inside workerd", () => {
     const fresh = formField(await h.iq(registerDeviceIq({ token: "kv-gone", id: "new" })), "node")?.values[0];
     expect(fresh).toBeTruthy();
     expect(fresh).not.toBe(node);
+  });
+
+  it("gives 100 simultaneous registrations of one identity one node through the Durable Object", async () => {
+    const h = kvHarness();
+    const replies = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => h.iq(registerP2Iq({ token: `t-${i}`, id: `p2-${i}`, deviceId: "same" }))),
+    );
+    expect(new Set(replies.map((reply) => formField(reply, "node")?.values[0])).size).toBe(1);
+  });
+
+  it("caps registrations per account in the Durable Object, whatever isolate asks", async () => {
+    const a = kvHarness({ MAX_REGISTRATIONS_PER_ACCOUNT: "2" });
+    for (let i = 0; i < 2; i++)
+      expect(formField(await a.iq(registerP2Iq({ deviceId: `d${i}` })), "node")).toBeDefined();
+    expect(errorOf(await a.iq(registerP2Iq({ deviceId: "d2" })))).toBe("cancel/not-allowed");
+  });
+
+  it("keeps REST claims apart from the XMPP registration they name", async () => {
+    const h = kvHarness({ REST_API_KEYS: JSON.stringify({ default: REST_KEY }) });
+    const reply = await h.iq(registerP2Iq({ token: "victim", deviceId: "D" }));
+    const node = formField(reply, "node")?.values[0] ?? "";
+    const response = await h.app.request("/v1/registrations", {
+      method: "POST",
+      headers: { authorization: `Bearer ${REST_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ provider: "fcm", token: "attacker", account: "juliet@capulet.example", deviceId: "D" }),
+    });
+    expect(response.status).toBe(201);
+    expect(((await response.json()) as { node: string }).node).not.toBe(node);
+    const stored = await h.store.get(node);
+    expect(stored.kind === "found" && stored.registration.token).toBe("victim");
   });
 
   it("answers item-not-found for a node KV never had", async () => {

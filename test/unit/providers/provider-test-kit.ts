@@ -70,6 +70,7 @@ export function registrationOf(overrides: Partial<Registration> = {}): Registrat
     account: "user@example.com",
     device: "a1b2c3",
     node: "node-1",
+    secured: false,
     token: "a1b2c3",
     app: "default",
     createdAt: START - 86_400_000,

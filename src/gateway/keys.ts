@@ -1,0 +1,41 @@
+import { base64Url } from "./tokens";
+
+/** Domain separation: the server key derives publish secrets here and, later, other values elsewhere. */
+const PUBLISH_SECRET_LABEL = "xmpp-push-gateway publish-secret v1\u0000";
+/** 144 bits, as minted secrets had. */
+const SECRET_BYTES = 18;
+
+/** Secrets derived from the server key (`SERVER_KEY`), so that no store holds them (PROTOCOL.md section 2). */
+export interface Keyring {
+  /** The publish secret of a secured registration: HMAC-SHA-256(server key, label ‖ node), 24 URL-safe characters. */
+  publishSecret(node: string): Promise<string>;
+}
+
+/**
+ * A keyring over `serverKey`. Re-registration returns the same secret because the node is the same
+ * (PROTOCOL.md 3.2); whoever reads the store without the key learns no usable secret.
+ * @see https://www.rfc-editor.org/rfc/rfc2104
+ */
+export function createKeyring(serverKey: string): Keyring {
+  let key: Promise<CryptoKey> | undefined;
+  const hmacKey = () => {
+    key ??= crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(serverKey),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    return key;
+  };
+  return {
+    async publishSecret(node) {
+      const mac = await crypto.subtle.sign(
+        "HMAC",
+        await hmacKey(),
+        new TextEncoder().encode(PUBLISH_SECRET_LABEL + node),
+      );
+      return base64Url(new Uint8Array(mac).slice(0, SECRET_BYTES));
+    },
+  };
+}

@@ -1,0 +1,124 @@
+import {
+  type ApnsEnvironment,
+  type IdentityStyle,
+  PROVIDER_IDS,
+  type ProviderId,
+  type Registration,
+} from "./registration";
+
+/**
+ * Version of the stored registration record. 2: REST registrations carry `origin`, and the publish
+ * secret is no longer stored (`secured` says whether one is required; it is derived from the server key).
+ * Records of version 1 are not read: they held secrets in clear (docs/storage.md).
+ */
+export const REGISTRATION_VERSION = 2;
+
+/** The stored form of a registration, the same in every backend (docs/storage.md). */
+export function encodeRegistration(registration: Registration): string {
+  const { node, origin, style, provider, account, device, muc, secured, token, voipToken, app } = registration;
+  const { environment, endpointArn, createdAt, tokenUpdatedAt } = registration;
+  return JSON.stringify({
+    v: REGISTRATION_VERSION,
+    node,
+    origin,
+    style,
+    provider,
+    account,
+    device,
+    muc,
+    secured,
+    token,
+    voipToken,
+    app,
+    environment,
+    endpointArn,
+    createdAt,
+    tokenUpdatedAt,
+  });
+}
+
+type JsonRecord = Readonly<Record<string, unknown>>;
+
+function parseRecord(text: string | null | undefined): JsonRecord | undefined {
+  if (text === null || text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as JsonRecord) : undefined;
+}
+
+/** Missing or a string: `undefined` stands for "absent", `null` for "present but not a string". */
+function optionalString(record: JsonRecord, name: string): string | undefined | null {
+  const value = record[name];
+  if (value === undefined) return undefined;
+  return typeof value === "string" ? value : null;
+}
+
+function requiredString(record: JsonRecord, name: string): string | undefined {
+  const value = record[name];
+  return typeof value === "string" && value.length > 0 ? value : undefined;
+}
+
+function timestamp(record: JsonRecord, name: string): number | undefined {
+  const value = record[name];
+  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+}
+
+function isStyle(value: unknown): value is IdentityStyle {
+  return value === "token" || value === "device";
+}
+
+function isProvider(value: unknown): value is ProviderId {
+  return PROVIDER_IDS.some((id) => id === value);
+}
+
+function isEnvironment(value: unknown): value is ApnsEnvironment {
+  return value === "production" || value === "sandbox";
+}
+
+/**
+ * A stored registration, or `undefined` when it is missing, corrupt, of another version or (when
+ * `node` is given) of another node: a store never hands on a record it cannot vouch for.
+ */
+export function decodeRegistration(text: string | null | undefined, node?: string): Registration | undefined {
+  const record = parseRecord(text);
+  if (record === undefined || record.v !== REGISTRATION_VERSION) return undefined;
+  const storedNode = requiredString(record, "node");
+  if (storedNode === undefined || (node !== undefined && storedNode !== node)) return undefined;
+  const { style, provider, environment, origin, secured } = record;
+  const account = requiredString(record, "account");
+  const device = requiredString(record, "device");
+  const token = requiredString(record, "token");
+  const app = requiredString(record, "app");
+  const createdAt = timestamp(record, "createdAt");
+  const tokenUpdatedAt = timestamp(record, "tokenUpdatedAt");
+  const muc = optionalString(record, "muc");
+  const voipToken = optionalString(record, "voipToken");
+  const endpointArn = optionalString(record, "endpointArn");
+  if (!isStyle(style) || !isProvider(provider) || typeof secured !== "boolean") return undefined;
+  if (origin !== undefined && origin !== "rest") return undefined;
+  if (environment !== undefined && !isEnvironment(environment)) return undefined;
+  if (account === undefined || device === undefined || token === undefined || app === undefined) return undefined;
+  if (createdAt === undefined || tokenUpdatedAt === undefined) return undefined;
+  if (muc === null || voipToken === null || endpointArn === null) return undefined;
+  return {
+    style,
+    provider,
+    account,
+    device,
+    ...(muc === undefined ? {} : { muc }),
+    ...(origin === undefined ? {} : { origin }),
+    node: storedNode,
+    secured,
+    token,
+    ...(voipToken === undefined ? {} : { voipToken }),
+    app,
+    ...(environment === undefined ? {} : { environment }),
+    ...(endpointArn === undefined ? {} : { endpointArn }),
+    createdAt,
+    tokenUpdatedAt,
+  };
+}
