@@ -9,6 +9,7 @@
  *                          [--apns-port 8443] [--apns-sandbox-port 8445] [--fcm-port 8444] [--inspector-port N]
  *                          [--page-port 8790]
  */
+import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -35,7 +36,11 @@ const DEFAULTS = {
 };
 
 /** Variables of PROTOCOL.md section 8 that must not leak from the developer's shell into the Node child. */
-const GATEWAY_VARIABLE = /^(APNS_|FCM_|SNS_|PUSH_JID$|GATEWAY_TOKEN$|NODE_MAC_KEY$|APPS$|MAX_BODY_BYTES$|PORT$|HOST$)/;
+const GATEWAY_VARIABLE =
+  /^(APNS_|FCM_|SNS_|PUSH_JID$|GATEWAY_TOKEN$|NODE_MAC_KEY$|SERVER_KEY$|REST_API_KEYS$|APPS$|MAX_|RATE_LIMIT_PER_MINUTE$|TRUSTED_PROXIES$|TOMBSTONE_TTL_SECONDS$|PORT$|HOST$)/;
+
+/** The sandbox's REST credential of the default app (REST_API_KEYS), fresh at every start and printed. */
+const REST_KEY = randomBytes(24).toString("base64url");
 
 function portOption(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -130,6 +135,8 @@ function banner(options: Options, world: FakeWorld, page: DevicePage | undefined
     pageLine,
     `sandbox: files in ${world.dir} (cert.pem, key.pem, apns-key.p8, service-account.json, gateway.env)`,
     `sandbox: PUSH_JID=${world.env.PUSH_JID}, no GATEWAY_TOKEN: try  curl ${gateway}/health`,
+    `sandbox: REST registration is on; the default app's API credential is ${REST_KEY}`,
+    `sandbox:   curl -H 'Authorization: Bearer ${REST_KEY}' -H 'content-type: application/json' -d '{"provider":"apns","token":"abc123","account":"juliet@example.com"}' ${gateway}/v1/registrations`,
     "sandbox: every push the fakes receive is printed as a line starting with [apns ...] or [fcm ...]; Ctrl-C stops",
     "",
   ].join("\n");
@@ -150,6 +157,7 @@ async function main(): Promise<void> {
       ports: { apnsProduction: options.apnsPort, apnsSandbox: options.apnsSandboxPort, fcm: options.fcmPort },
       onApns: (receipt) => console.log(describeApnsReceipt(receipt)),
       onFcm: (receipt) => console.log(describeFcmReceipt(receipt)),
+      extraEnv: { REST_API_KEYS: JSON.stringify({ default: REST_KEY }) },
     });
   } catch (error) {
     console.error(`sandbox: cannot start the fakes: ${error instanceof Error ? error.message : String(error)}`);

@@ -142,7 +142,8 @@ export interface WaitForHttpOptions {
  */
 export async function waitForHttp(url: string, options: WaitForHttpOptions = {}): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
-  const ready = options.ready ?? ((status: number) => status >= 200 && status < 300);
+  // 429: the gateway answered, its per-client limit on /health just caught this polling.
+  const ready = options.ready ?? ((status: number) => (status >= 200 && status < 300) || status === 429);
   let last = "no answer";
   while (Date.now() < deadline) {
     const status = options.process?.exitStatus();

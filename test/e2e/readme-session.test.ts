@@ -84,6 +84,40 @@ describe.each(MODES)("$script (scripts/sandbox.ts) answers the README's curl ses
     expect(errorOf(reply)).toBe("cancel/item-not-found");
   });
 
+  it("REST registration is on with the printed credential: create, refresh with the secret, refusal without it, delete", async () => {
+    if (!sandbox) throw new Error("no sandbox");
+    const key = /the default app's API credential is (\S+)/.exec(sandbox.process.output())?.[1];
+    expect(key, "the sandbox prints its REST credential").toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const post = (body: unknown, credential = key) =>
+      fetch(`${base}/v1/registrations`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${credential}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const claim = { provider: "apns", token: randomBytes(32).toString("hex"), account: "juliet@example.com" };
+    expect((await post(claim, "not-the-credential")).status).toBe(401);
+    const created = await post(claim);
+    expect(created.status).toBe(201);
+    const { node, secret } = (await created.json()) as { node: string; secret: string };
+    const refreshed = await post({ ...claim, token: randomBytes(32).toString("hex"), node, secret });
+    expect(refreshed.status).toBe(201);
+    expect(await refreshed.json()).toMatchObject({ node, secret });
+    expect((await post({ ...claim, token: "evil", node, secret: "A".repeat(24) })).status).toBe(404);
+    const withoutSecret = (await (await post(claim)).json()) as { node: string };
+    expect(withoutSecret.node).not.toBe(node);
+    const del = (token: string) =>
+      fetch(`${base}/v1/registrations/${node}`, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
+    expect((await del("wrong")).status).toBe(404);
+    expect((await del(secret)).status).toBe(204);
+    const publish = await replyOf(
+      await postXml(
+        base,
+        `<iq type='set' from='example.com' to='push.localhost' id='pubr'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='${node}'><item><notification xmlns='urn:xmpp:push:0'/></item></publish><publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='secret'><value>${secret}</value></field></x></publish-options></pubsub></iq>`,
+      ),
+    );
+    expect(errorOf(publish)).toBe("cancel/item-not-found");
+  });
+
   it("prints the push the fake device received as one line", async () => {
     const token = randomBytes(32).toString("hex");
     const register = await replyOf(
