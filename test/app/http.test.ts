@@ -99,6 +99,21 @@ describe("POST /xmpp (PROTOCOL.md 2)", () => {
     expect((await h.post(example)).status).toBe(400);
   });
 
+  it("answers 400 to a stanza with invalid UTF-8 instead of repairing it with U+FFFD", async () => {
+    const h = makeHarness();
+    const head = new TextEncoder().encode(
+      "<iq type='get' from='a@b.example/r' to='push.example.net' id='u1'><ping xmlns='urn:xmpp:ping'/><!-- ",
+    );
+    const body = new Uint8Array([...head, 0xc3, 0x28, ...new TextEncoder().encode(" --></iq>")]);
+    const response = await h.app.request("/xmpp", {
+      method: "POST",
+      headers: { authorization: `Bearer ${GATEWAY_TOKEN}`, "content-type": "application/xml" },
+      body,
+    });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toContain("UTF-8");
+  });
+
   it("answers 413 to a body over the limit", async () => {
     const h = makeHarness();
     const big = `<iq type='get' id='b'><ping xmlns='urn:xmpp:ping'>${"x".repeat(70 * 1024)}</ping></iq>`;

@@ -1,7 +1,40 @@
-import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../../src/config";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../../src/config";
 import { Http2Transport } from "../../../src/runtime/http2-transport";
-import { DEFAULT_HOST, DEFAULT_PORT, listenAddress, startNodeGateway } from "../../../src/runtime/node";
+import {
+  createRegistrationStore,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  fallbackServerKey,
+  listenAddress,
+  startNodeGateway,
+} from "../../../src/runtime/node";
+import { SqliteRegistrationStore } from "../../../src/store/sqlite";
+
+const dir = mkdtempSync(join(tmpdir(), "node-entry-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("the Node entry's files", () => {
+  it("creates the SQLite file readable by its user only", () => {
+    const path = join(dir, "store", "registrations.sqlite");
+    const store = createRegistrationStore({ STORE_PATH: path }, parseConfig({}));
+    expect(store).toBeInstanceOf(SqliteRegistrationStore);
+    (store as SqliteRegistrationStore).close();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it("keeps a generated server key beside the SQLite file, 0600, and reuses it", () => {
+    const env = { STORE_PATH: join(dir, "keyed", "registrations.sqlite") };
+    const key = fallbackServerKey(env);
+    expect(key.length).toBeGreaterThanOrEqual(32);
+    expect(statSync(`${env.STORE_PATH}.key`).mode & 0o777).toBe(0o600);
+    expect(fallbackServerKey(env)).toBe(key);
+    expect(fallbackServerKey({})).not.toBe(fallbackServerKey({}));
+  });
+});
 
 const quiet = { log() {} };
 
