@@ -19,6 +19,8 @@ import { parseXml } from "../src/xmpp";
 import { startFakeWorld } from "../test/fakes/fake-world";
 import { encryptedPublish } from "../test/fakes/user-server";
 import { formField, registerDeviceIq } from "../test/shared/harness";
+import { runHostileStanzaBench } from "./hostile-stanzas";
+import { runHostileWorkerdBench } from "./hostile-workerd";
 
 interface Row {
   readonly name: string;
@@ -186,6 +188,9 @@ async function main(): Promise<void> {
     "floor, and the HTTP/2 vs HTTP/1.1 ratio speaks of one multiplexed session against one socket per",
     "request in flight.",
     "",
+    "Hostile stanzas (parse cost of every attack shape at the body limits): [results/hostile-stanzas.md](results/hostile-stanzas.md)",
+    "on Node, [results/hostile-workerd.md](results/hostile-workerd.md) inside workerd.",
+    "",
     "| measurement | result | note |",
     "|---|---|---|",
     ...rows.map((row) => `| ${row.name} | ${row.value} | ${row.note ?? ""} |`),
@@ -193,6 +198,9 @@ async function main(): Promise<void> {
   ];
   writeFileSync(new URL("RESULTS.md", import.meta.url), lines.join("\n"));
   console.log(lines.join("\n"));
+  // The hostile-stanza worst cases of docs/security.md, on Node and inside workerd (their own files).
+  console.log(await runHostileStanzaBench());
+  console.log(await runHostileWorkerdBench());
 }
 
 main().then(
