@@ -1,4 +1,4 @@
-import type { ApnsEnvironment } from "./store/registration";
+import type { ApnsEnvironment } from "./domain/registration";
 
 /** A configuration variable that is set but unusable. Start-up stops with its message. */
 export class ConfigError extends Error {

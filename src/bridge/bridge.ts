@@ -1,5 +1,5 @@
 import { component, type XmppElement, type XmppStatus } from "@xmpp/component";
-import type { Logger } from "../gateway/log";
+import type { Logger } from "../log";
 import { type BackoffOptions, DEFAULT_BACKOFF, reconnectDelay } from "./backoff";
 import type { ComponentConfig } from "./config";
 import { type PostStanza, Relay } from "./relay";

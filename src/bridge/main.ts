@@ -1,5 +1,5 @@
 import { ConfigError } from "../config";
-import { jsonLogger } from "../gateway/log";
+import { jsonLogger } from "../log";
 import { startBridge } from "./bridge";
 import { parseBridgeConfig } from "./config";
 import { gatewayPoster } from "./gateway-client";

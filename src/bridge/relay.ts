@@ -1,4 +1,4 @@
-import type { LogFields, Logger } from "../gateway/log";
+import type { LogFields, Logger } from "../log";
 import { buildWaitError, domainOf, type IncomingStanza, isIqRequest, type StanzaHead } from "./stanza";
 
 /** The gateway's HTTP answer to one posted stanza. */

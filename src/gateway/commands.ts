@@ -1,5 +1,5 @@
+import type { ApnsEnvironment, ProviderId } from "../domain/registration";
 import { ENCRYPTED_PUSH_FEATURES } from "../omemo/namespaces";
-import type { ApnsEnvironment, ProviderId } from "../store/registration";
 import { badPayload, buildCommandReply, type CommandRequest } from "../xmpp/commands";
 import { element } from "../xmpp/element";
 import { buildDataForm, type DataForm, type FieldSpec, firstFormValue, formValue } from "../xmpp/forms";

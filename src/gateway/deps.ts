@@ -1,8 +1,8 @@
 import type { GatewayConfig } from "../config";
-import type { ProviderDirectory } from "../push/provider";
-import type { RegistrationStore } from "../store/store";
+import type { Logger } from "../log";
+import type { ProviderDirectory } from "../ports/provider";
+import type { RegistrationStore } from "../ports/store";
 import type { Keyring } from "./keys";
-import type { Logger } from "./log";
 
 /** Everything the use cases need from the outside, injected by the runtime adapters. */
 export interface GatewayDeps {

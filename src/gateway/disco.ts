@@ -1,4 +1,4 @@
-import type { ProviderId } from "../store/registration";
+import type { ProviderId } from "../domain/registration";
 import { element } from "../xmpp/element";
 import { NS } from "../xmpp/namespaces";
 import type { StanzaError } from "../xmpp/stanza";

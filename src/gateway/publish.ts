@@ -1,12 +1,12 @@
-import { PUBLISH_DEADLINE_MS, PushBudget } from "../push/budget";
-import type { PushOutcome } from "../push/outcome";
-import type { PushProvider, PushRequest } from "../push/provider";
-import { accountDomain, type Registration } from "../store/registration";
+import { PUBLISH_DEADLINE_MS, PushBudget } from "../domain/budget";
+import type { PushOutcome } from "../domain/outcome";
+import { accountDomain, type Registration } from "../domain/registration";
+import { type LogFields, redact } from "../log";
+import type { PushProvider, PushRequest } from "../ports/provider";
 import { parseJid } from "../xmpp/jid";
 import type { PublishRequest } from "../xmpp/publish";
 import type { StanzaError } from "../xmpp/stanza";
 import type { GatewayDeps } from "./deps";
-import { type LogFields, redact } from "./log";
 import { constantTimeEqual, provesRecentMint } from "./tokens";
 
 /** The answer to a publish: an empty result or a stanza error (PROTOCOL.md section 5). */

@@ -5,9 +5,9 @@ import type {
   Registration,
   RegistrationIdentity,
   RegistrationOrigin,
-} from "../store/registration";
+} from "../domain/registration";
+import { redact } from "../log";
 import type { GatewayDeps } from "./deps";
-import { redact } from "./log";
 import { constantTimeEqual, mintNode } from "./tokens";
 
 /** A request to register a device, from an ad-hoc command or REST. */

@@ -1,7 +1,7 @@
+import type { ApnsEnvironment, ProviderId } from "../domain/registration";
 import type { GatewayDeps } from "../gateway/deps";
 import { providerFromName, registerDevice, unregisterDevice } from "../gateway/register";
 import { constantTimeEqual } from "../gateway/tokens";
-import type { ApnsEnvironment, ProviderId } from "../store/registration";
 import { bareJid, parseJid } from "../xmpp/jid";
 
 /** A REST registration after its JSON was checked. */

@@ -1,4 +1,4 @@
-import type { PushOutcome } from "../push/outcome";
+import type { PushOutcome } from "../domain/outcome";
 
 /**
  * The outcome of a push the publish's budget no longer allows (PROTOCOL.md section 5: at most two

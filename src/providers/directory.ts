@@ -1,11 +1,11 @@
 import { type CryptoKey, importPKCS8 } from "jose";
 import { type AppConfig, ConfigError, DEFAULT_APP, type GatewayConfig } from "../config";
-import type { ProviderDirectory, PushProvider } from "../push/provider";
-import type { ProviderId } from "../store/registration";
+import type { ProviderId } from "../domain/registration";
+import type { CredentialCache } from "../ports/credentials";
+import type { ProviderDirectory, PushProvider } from "../ports/provider";
+import type { HttpTransport } from "../ports/transport";
 import { ApnsProvider } from "./apns/provider";
-import type { CredentialCache } from "./credentials";
 import { FcmProvider } from "./fcm/provider";
-import type { HttpTransport } from "./transport";
 
 /** What the providers share: the transport, the credential cache and the clock. */
 export interface ProviderDependencies {

@@ -1,11 +1,10 @@
 export * from "./apns";
 export * from "./budget-spent";
-export * from "./credentials";
 export * from "./directory";
 export * from "./fcm";
+export * from "./memory-credentials";
 export * from "./payload-measure";
 export * from "./provider-request";
 export * from "./push-lifetime";
 export * from "./retry-after";
 export * from "./shared-credentials";
-export type * from "./transport";

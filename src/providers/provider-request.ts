@@ -1,5 +1,5 @@
-import type { PushOutcome } from "../push/outcome";
-import type { HttpTransport } from "./transport";
+import type { PushOutcome } from "../domain/outcome";
+import type { HttpTransport } from "../ports/transport";
 
 /** No single provider request waits longer than this, even when the publish has more time left. */
 export const PROVIDER_REQUEST_TIMEOUT_MS = 10_000;

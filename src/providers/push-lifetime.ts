@@ -1,4 +1,4 @@
-import type { PushKind } from "../push/notification";
+import type { PushKind } from "../domain/notification";
 
 /**
  * How long a provider may hold a push for an offline device, per sort of push: a message stays

@@ -1,5 +1,5 @@
-import type { KvLike } from "../store/kv";
-import type { CredentialCache, MintCredential, MintedCredential } from "./credentials";
+import type { CredentialCache, MintCredential, MintedCredential } from "../ports/credentials";
+import type { KvLike } from "../ports/key-value";
 
 /** KV refuses an `expirationTtl` below 60 seconds. */
 const KV_MIN_TTL_SECONDS = 60;

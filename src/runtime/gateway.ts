@@ -2,10 +2,11 @@ import type { Hono } from "hono";
 import { ConfigError, type ConfigSource, type GatewayConfig, parseConfig } from "../config";
 import { type GatewayDeps, realSleep, webCryptoRandomBytes } from "../gateway/deps";
 import { createKeyring } from "../gateway/keys";
-import type { Logger } from "../gateway/log";
 import { type AppOptions, createApp } from "../http/app";
-import { type CredentialCache, createProviderDirectory, type HttpTransport, MemoryCredentialCache } from "../providers";
-import type { RegistrationStore } from "../store/store";
+import type { Logger } from "../log";
+import type { CredentialCache, HttpTransport } from "../ports";
+import type { RegistrationStore } from "../ports/store";
+import { createProviderDirectory, MemoryCredentialCache } from "../providers";
 
 /** What a runtime adapter supplies: where registrations live, how providers are reached, where logs go. */
 export interface RuntimeParts {

@@ -1,7 +1,7 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
 import type { Socket } from "node:net";
 import { rootCertificates } from "node:tls";
-import type { HttpTransport, HttpTransportRequest, HttpTransportResponse } from "../providers/transport";
+import type { HttpTransport, HttpTransportRequest, HttpTransportResponse } from "../ports/transport";
 
 /** Tuning of {@link Http2Transport}; every field has a default fit for APNs and FCM. */
 export interface Http2TransportOptions {

@@ -4,14 +4,14 @@ import type { AddressInfo } from "node:net";
 import { dirname } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import { ConfigError, type GatewayConfig, MIN_KEY_LENGTH } from "../config";
-import { jsonLogger, type Logger } from "../gateway/log";
+import { jsonLogger, type Logger } from "../log";
+import type { RegistrationStore } from "../ports/store";
 import { MemoryRegistrationStore } from "../store/memory";
-import { SqliteRegistrationStore } from "../store/sqlite";
-import type { RegistrationStore } from "../store/store";
 import { buildGateway, configSource, type Gateway } from "./gateway";
 import { Http2Transport } from "./http2-transport";
 import { MemoryRateLimiter } from "./memory-rate-limiter";
 import { nodeClientAddress } from "./node-client-address";
+import { SqliteRegistrationStore } from "./sqlite-store";
 
 /** Where the Node server listens unless `PORT` / `HOST` say otherwise. */
 export const DEFAULT_PORT = 8788;

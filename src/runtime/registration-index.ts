@@ -1,5 +1,4 @@
 import { DurableObject } from "cloudflare:workers";
-import { identityHash, identityOwnerKey, type LedgerStorage, type OwnerIndex, OwnerLedger } from "../store/owner-index";
 import {
   originOf,
   ownerKey,
@@ -8,7 +7,8 @@ import {
   type Registration,
   type RegistrationIdentity,
   requestOwnerKey,
-} from "../store/registration";
+} from "../domain/registration";
+import { identityHash, identityOwnerKey, type LedgerStorage, type OwnerIndex, OwnerLedger } from "../store/owner-index";
 
 /** A Durable Object's storage as an {@link LedgerStorage}: several keys are written in one atomic put. */
 class DurableLedgerStorage implements LedgerStorage {

@@ -2,8 +2,8 @@ import { type Bridge, type PostStanza, parseComponentConfig, startBridge } from 
 import { ConfigError } from "../config";
 import { type GatewayDeps, webCryptoRandomBytes } from "../gateway/deps";
 import { answerStanza } from "../gateway/iq";
-import { jsonLogger, type Logger } from "../gateway/log";
 import { mintSecret } from "../gateway/tokens";
+import { jsonLogger, type Logger } from "../log";
 import type { Http2Transport } from "./http2-transport";
 import { type RunningNodeGateway, startNodeGateway } from "./node";
 

@@ -1,5 +1,5 @@
-import type { Logger } from "../gateway/log";
 import type { ClientAddress, RateLimiter } from "../http/rate-limit";
+import type { Logger } from "../log";
 import { MemoryRateLimiter } from "./memory-rate-limiter";
 
 /**

@@ -1,6 +1,7 @@
 import { ConfigError } from "../config";
-import { jsonLogger } from "../gateway/log";
-import { type HttpTransport, MemoryCredentialCache, SharedCredentialCache } from "../providers";
+import { jsonLogger } from "../log";
+import type { HttpTransport } from "../ports/transport";
+import { MemoryCredentialCache, SharedCredentialCache } from "../providers";
 import { KvRegistrationStore } from "../store/kv";
 import { buildGateway, configSource, type Gateway } from "./gateway";
 import { DurableObjectOwnerIndex } from "./registration-index";

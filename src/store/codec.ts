@@ -4,7 +4,7 @@ import {
   PROVIDER_IDS,
   type ProviderId,
   type Registration,
-} from "./registration";
+} from "../domain/registration";
 
 /**
  * Version of the stored registration record. 2: REST registrations carry `origin`, and the publish

@@ -8,8 +8,8 @@ import {
   type Registration,
   type RegistrationIdentity,
   requestOwnerKey,
-} from "./registration";
-import type { DeletionReason, NodeLookup, RegistrationStore } from "./store";
+} from "../domain/registration";
+import type { DeletionReason, NodeLookup, RegistrationStore } from "../ports/store";
 import { DEFAULT_TOMBSTONE_TTL_SECONDS, type TombstoneOptions } from "./tombstones";
 
 /**

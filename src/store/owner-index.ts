@@ -1,4 +1,3 @@
-import { decodeRegistration, encodeRegistration } from "./codec";
 import {
   decideRegistration,
   identityKey,
@@ -9,7 +8,8 @@ import {
   type Registration,
   type RegistrationIdentity,
   requestOwnerKey,
-} from "./registration";
+} from "../domain/registration";
+import { decodeRegistration, encodeRegistration } from "./codec";
 
 /**
  * The strongly consistent half of a store whose registrations are read from an eventually consistent

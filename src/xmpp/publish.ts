@@ -1,4 +1,4 @@
-import type { EncryptedPayload, JingleHint, PushNotification } from "../push/notification";
+import type { EncryptedPayload, JingleHint, PushNotification } from "../domain/notification";
 import { attribute, childElement, childElements, element, textOf } from "./element";
 import { type DataForm, formValue, parseDataForm } from "./forms";
 import { NS } from "./namespaces";

@@ -1,13 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { mintNode } from "../../src/gateway/tokens";
 import type {
-  NodeLookup,
   RegisterOutcome,
   RegisterRequest,
   Registration,
   RegistrationIdentity,
-  RegistrationStore,
-} from "../../src/store";
+} from "../../src/domain/registration";
+import { mintNode } from "../../src/gateway/tokens";
+import type { NodeLookup, RegistrationStore } from "../../src/ports/store";
 import { MemoryRegistrationStore } from "../../src/store";
 import { errorOf, formField, type Harness, makeHarness, publishIq, registerDeviceIq } from "./harness";
 

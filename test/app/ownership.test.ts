@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { KvRegistrationStore, MemoryRegistrationStore, type RegistrationStore } from "../../src/store";
-import { SqliteRegistrationStore } from "../../src/store/sqlite";
+import type { RegistrationStore } from "../../src/ports/store";
+import { SqliteRegistrationStore } from "../../src/runtime/sqlite-store";
+import { KvRegistrationStore, MemoryRegistrationStore } from "../../src/store";
 import { MemoryKv } from "../shared/memory-kv";
 import {
   errorOf,

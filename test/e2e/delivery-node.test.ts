@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Logger } from "../../src/gateway/log";
+import type { Logger } from "../../src/log";
 import { Http2Transport } from "../../src/runtime/http2-transport";
 import { type RunningNodeGateway, startNodeGateway } from "../../src/runtime/node";
 import { PUSH_JID, registerP2Iq } from "../app/harness";

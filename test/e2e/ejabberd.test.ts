@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { type Client, client, type Element, xml } from "@xmpp/client";
 import { component, type XmppComponent, type XmppElement, type XmppStatus } from "@xmpp/component";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { jsonLogger, redact } from "../../src/gateway/log";
+import { jsonLogger, redact } from "../../src/log";
 import { Http2Transport } from "../../src/runtime/http2-transport";
 import { type RunningServe, startServe } from "../../src/runtime/serve";
 import { attribute, childElement, childElements, serialize, textOf } from "../../src/xmpp/element";

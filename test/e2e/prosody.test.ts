@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Client } from "@xmpp/client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Bridge, gatewayPoster, type PostStanza, startBridge } from "../../src/bridge";
-import type { LogFields, Logger, LogLevel } from "../../src/gateway/log";
+import type { LogFields, Logger, LogLevel } from "../../src/log";
 import { describeApnsReceipt, describeFcmReceipt, type FakeWorld, startFakeWorld } from "../fakes/fake-world";
 import { FakeUserServer, p2AccountHash } from "../fakes/user-server";
 import { assertPortFree, type DetachedProcess, freePorts, startWranglerDev, stopProcessGroup } from "./processes";

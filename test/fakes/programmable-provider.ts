@@ -1,5 +1,6 @@
-import type { ProviderDirectory, PushOutcome, PushProvider, PushRequest } from "../../src/push";
-import type { ProviderId, Registration } from "../../src/store";
+import type { PushOutcome } from "../../src/domain";
+import type { ProviderId, Registration } from "../../src/domain/registration";
+import type { ProviderDirectory, PushProvider, PushRequest } from "../../src/ports";
 
 /**
  * A provider whose answers a test programs: a queue of outcomes (default: delivered), a record of

@@ -1,4 +1,4 @@
-import type { HttpTransport, HttpTransportRequest, HttpTransportResponse } from "../../src/providers/transport";
+import type { HttpTransport, HttpTransportRequest, HttpTransportResponse } from "../../src/ports/transport";
 
 /** A request the fake transport saw. */
 export interface RecordedRequest extends HttpTransportRequest {

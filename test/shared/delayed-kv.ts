@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { Registration, RegistrationIdentity, RegistrationStore } from "../../src/store";
-import { type KvLike, type KvPutOptions, KvRegistrationStore } from "../../src/store/kv";
+import type { Registration, RegistrationIdentity } from "../../src/domain/registration";
+import type { KvLike, KvPutOptions } from "../../src/ports/key-value";
+import type { RegistrationStore } from "../../src/ports/store";
+import { KvRegistrationStore } from "../../src/store/kv";
 import { MemoryOwnerIndex } from "../../src/store/owner-index";
 import { requestFor, sampleRegistration, seed } from "./store-contract";
 

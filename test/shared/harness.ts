@@ -2,10 +2,11 @@ import type { Hono } from "hono";
 import { type GatewayConfig, parseConfig } from "../../src/config";
 import type { GatewayDeps } from "../../src/gateway/deps";
 import { createKeyring } from "../../src/gateway/keys";
-import type { LogFields, LogLevel } from "../../src/gateway/log";
 import { createApp } from "../../src/http/app";
-import type { PushProvider } from "../../src/push";
-import { MemoryRegistrationStore, type RegistrationStore } from "../../src/store";
+import type { LogFields, LogLevel } from "../../src/log";
+import type { PushProvider } from "../../src/ports";
+import type { RegistrationStore } from "../../src/ports/store";
+import { MemoryRegistrationStore } from "../../src/store";
 import { childElement, childElements, parseXml, textOf, type XmlElement } from "../../src/xmpp";
 import { ProgrammableProvider, programmableDirectory } from "../fakes/programmable-provider";
 

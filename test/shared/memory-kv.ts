@@ -1,4 +1,4 @@
-import type { KvLike, KvPutOptions } from "../../src/store/kv";
+import type { KvLike, KvPutOptions } from "../../src/ports/key-value";
 
 interface Entry {
   readonly value: string;

@@ -4,8 +4,8 @@ import type {
   RegisterRequest,
   Registration,
   RegistrationIdentity,
-  RegistrationStore,
-} from "../../src/store";
+} from "../../src/domain/registration";
+import type { RegistrationStore } from "../../src/ports/store";
 
 /** A registration with sensible defaults, for store and use-case tests. */
 export function sampleRegistration(overrides: Partial<Registration> = {}): Registration {

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
-import { SqliteRegistrationStore } from "../../src/store/sqlite";
+import { SqliteRegistrationStore } from "../../src/runtime/sqlite-store";
 import { describeStoreContract, identityOf, requestFor, sampleRegistration, seed } from "../shared/store-contract";
 
 const dir = mkdtempSync(join(tmpdir(), "push-sqlite-"));

@@ -1,4 +1,4 @@
-import type { PushOutcome } from "../../push/outcome";
+import type { PushOutcome } from "../../domain/outcome";
 import { parseJsonObject } from "../json-body";
 import type { ProviderResponse } from "../provider-request";
 import { parseRetryAfter } from "../retry-after";

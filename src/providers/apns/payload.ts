@@ -1,6 +1,6 @@
-import type { PushNotification } from "../../push/notification";
-import { pushKind } from "../../push/notification";
-import type { Registration } from "../../store/registration";
+import type { PushNotification } from "../../domain/notification";
+import { pushKind } from "../../domain/notification";
+import type { Registration } from "../../domain/registration";
 import { clampPreview, TYPICAL_IV_BASE64_LENGTH, utf8Length } from "../payload-measure";
 import { PUSH_LIFETIME_SECONDS } from "../push-lifetime";
 import { type AlertText, GENERIC_ALERT_TEXT } from "./alert-text";

@@ -1,5 +1,5 @@
 import { type CryptoKey, SignJWT } from "jose";
-import type { MintedCredential } from "../credentials";
+import type { MintedCredential } from "../../ports/credentials";
 
 /** How long one provider token is reused: Apple wants 20 to 60 minutes between mints. */
 export const APNS_PROVIDER_TOKEN_LIFETIME_MS = 50 * 60 * 1000;

@@ -1,4 +1,4 @@
-import type { PushOutcomeKind } from "../../push/outcome";
+import type { PushOutcomeKind } from "../../domain/outcome";
 
 /** What an APNs refusal means for the push; `delivered` is never a refusal. */
 export type ApnsDisposition = Exclude<PushOutcomeKind, "delivered">;

@@ -1,4 +1,4 @@
-import type { Registration } from "../../store/registration";
+import type { Registration } from "../../domain/registration";
 
 /** The length of a lowercase hex SHA-1. */
 export const SHA1_HEX_LENGTH = 40;

@@ -1,4 +1,4 @@
-import type { PushOutcomeKind } from "../../push/outcome";
+import type { PushOutcomeKind } from "../../domain/outcome";
 import { isJsonObject, parseJsonObject } from "../json-body";
 
 /** What an FCM refusal means for the push; `delivered` is never a refusal. */

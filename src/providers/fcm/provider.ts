@@ -1,13 +1,13 @@
 import type { CryptoKey } from "jose";
 import type { FcmAppConfig } from "../../config";
-import type { PushOutcome } from "../../push/outcome";
-import type { PushProvider, PushRequest } from "../../push/provider";
-import type { Registration } from "../../store/registration";
+import type { PushOutcome } from "../../domain/outcome";
+import type { Registration } from "../../domain/registration";
+import { type CredentialCache, CredentialUnavailable } from "../../ports/credentials";
+import type { PushProvider, PushRequest } from "../../ports/provider";
+import type { HttpTransport } from "../../ports/transport";
 import { BUDGET_SPENT } from "../budget-spent";
-import { type CredentialCache, CredentialUnavailable } from "../credentials";
 import { type ProviderResponse, requestWithDeadline } from "../provider-request";
 import { parseRetryAfter } from "../retry-after";
-import type { HttpTransport } from "../transport";
 import { fcmCredentialKey, mintFcmAccessToken } from "./access-token";
 import { fcmAddressing } from "./device-hash";
 import { classifyFcmError } from "./error-codes";

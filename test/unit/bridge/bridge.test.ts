@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type Bridge, type BridgeOptions, type GatewayAnswer, type PostStanza, startBridge } from "../../../src/bridge";
-import type { LogLevel } from "../../../src/gateway/log";
+import type { LogLevel } from "../../../src/log";
 import { FakeComponentServer } from "./fake-component-server";
 
 const JID = "push.example.net";

@@ -9,7 +9,7 @@ import {
   type RelayOptions,
   type StanzaHead,
 } from "../../../src/bridge";
-import type { LogFields, LogLevel } from "../../../src/gateway/log";
+import type { LogFields, LogLevel } from "../../../src/log";
 
 const JID = "push.example.net";
 const WAIT = "<error type='wait'><internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>";

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../src/config";
-import { silentLogger } from "../../../src/gateway/log";
 import {
   type ClientAddress,
   canonicalAddress,
@@ -9,6 +8,7 @@ import {
   rateLimit,
   rateLimitKey,
 } from "../../../src/http/rate-limit";
+import { silentLogger } from "../../../src/log";
 import { DEFAULT_MAX_KEYS, MemoryRateLimiter, WINDOW_MS } from "../../../src/runtime/memory-rate-limiter";
 import { nodeClientAddress, socketAddress } from "../../../src/runtime/node-client-address";
 import {

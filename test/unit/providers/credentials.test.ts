@@ -1,9 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  CredentialUnavailable,
-  MemoryCredentialCache,
-  type MintedCredential,
-} from "../../../src/providers/credentials";
+import { CredentialUnavailable, type MintedCredential } from "../../../src/ports/credentials";
+import { MemoryCredentialCache } from "../../../src/providers/memory-credentials";
 import { ManualClock } from "./provider-test-kit";
 
 function countingMint(clock: ManualClock, lifetimeMs = 1000) {

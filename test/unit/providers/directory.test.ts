@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../../src/config";
 import { ApnsProvider } from "../../../src/providers/apns/provider";
-import { MemoryCredentialCache } from "../../../src/providers/credentials";
 import { createProviderDirectory } from "../../../src/providers/directory";
 import { FcmProvider } from "../../../src/providers/fcm/provider";
+import { MemoryCredentialCache } from "../../../src/providers/memory-credentials";
 import { FakeTransport } from "../../fakes/transport";
 import { generateApnsKey, generateServiceAccountKey, ManualClock, serviceAccount } from "./provider-test-kit";
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { HttpTransport } from "../../../src/ports/transport";
 import { requestWithDeadline } from "../../../src/providers/provider-request";
-import type { HttpTransport } from "../../../src/providers/transport";
 import { FakeTransport } from "../../fakes/transport";
 
 const init = { method: "POST", headers: {}, body: "{}" };

@@ -1,8 +1,8 @@
 import { generateKeyPairSync, type KeyObject, verify } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import type { ApnsAppConfig, FcmAppConfig, ServiceAccount } from "../../../src/config";
-import { PushBudget } from "../../../src/push/budget";
-import type { Registration } from "../../../src/store/registration";
+import { PushBudget } from "../../../src/domain/budget";
+import type { Registration } from "../../../src/domain/registration";
 
 export const START = Date.parse("2026-05-01T12:00:00Z");
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryCredentialCache } from "../../../src/providers/credentials";
+import { MemoryCredentialCache } from "../../../src/providers/memory-credentials";
 import { SharedCredentialCache } from "../../../src/providers/shared-credentials";
 import { MemoryKv } from "../../shared/memory-kv";
 

@@ -12,7 +12,7 @@ import {
   listenAddress,
   startNodeGateway,
 } from "../../../src/runtime/node";
-import { SqliteRegistrationStore } from "../../../src/store/sqlite";
+import { SqliteRegistrationStore } from "../../../src/runtime/sqlite-store";
 
 const dir = mkdtempSync(join(tmpdir(), "node-entry-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

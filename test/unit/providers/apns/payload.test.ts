@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { PushNotification } from "../../../../src/domain/notification";
 import {
   APNS_BODY_LIMIT,
   APNS_VOIP_BODY_LIMIT,
@@ -8,7 +9,6 @@ import {
   buildApnsPush,
 } from "../../../../src/providers/apns/payload";
 import { utf8Length } from "../../../../src/providers/payload-measure";
-import type { PushNotification } from "../../../../src/push/notification";
 import { registrationOf, START } from "../provider-test-kit";
 
 const encrypted = (voip = false, data = "QUJD", iv = "aXZpdml2aXZpdml2"): PushNotification => ({

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { PushNotification } from "../../../../src/domain/notification";
 import {
   buildFcmData,
   buildFcmMessage,
@@ -6,7 +7,6 @@ import {
   fcmDataSize,
   fcmMaxPayloadSize,
 } from "../../../../src/providers/fcm/message";
-import type { PushNotification } from "../../../../src/push/notification";
 import { registrationOf } from "../provider-test-kit";
 
 const addressing = { account: "user@example.com" };

@@ -1,13 +1,10 @@
 import { createHash, type KeyObject } from "node:crypto";
 import { importPKCS8 } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  type CredentialCache,
-  MemoryCredentialCache,
-  type MintCredential,
-} from "../../../../src/providers/credentials";
+import type { PushNotification } from "../../../../src/domain/notification";
+import type { CredentialCache, MintCredential } from "../../../../src/ports/credentials";
 import { FcmProvider } from "../../../../src/providers/fcm/provider";
-import type { PushNotification } from "../../../../src/push/notification";
+import { MemoryCredentialCache } from "../../../../src/providers/memory-credentials";
 import { FakeTransport } from "../../../fakes/transport";
 import {
   budgetOf,

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import Database from "better-sqlite3";
-import { decodeRegistration, encodeRegistration, REGISTRATION_VERSION } from "./codec";
 import {
   decideRegistration,
   identityKey,
@@ -11,9 +10,10 @@ import {
   type Registration,
   type RegistrationIdentity,
   requestOwnerKey,
-} from "./registration";
-import type { DeletionReason, NodeLookup, RegistrationStore } from "./store";
-import { DEFAULT_TOMBSTONE_TTL_SECONDS, type TombstoneOptions } from "./tombstones";
+} from "../domain/registration";
+import type { DeletionReason, NodeLookup, RegistrationStore } from "../ports/store";
+import { decodeRegistration, encodeRegistration, REGISTRATION_VERSION } from "../store/codec";
+import { DEFAULT_TOMBSTONE_TTL_SECONDS, type TombstoneOptions } from "../store/tombstones";
 
 /** `PRAGMA user_version` of the current schema (docs/storage.md). */
 const SCHEMA_VERSION = 2;

@@ -1,4 +1,4 @@
-import type { PushOutcome } from "../push/outcome";
+import type { PushOutcome } from "../domain/outcome";
 
 /** A credential and when it stops being usable (ms since the epoch, by the cache's clock). */
 export interface MintedCredential {
@@ -32,37 +32,5 @@ export class CredentialUnavailable extends Error {
   constructor(readonly outcome: Extract<PushOutcome, { kind: "misconfigured" | "retry-later" }>) {
     super(outcome.reason);
     this.name = "CredentialUnavailable";
-  }
-}
-
-interface CacheEntry {
-  readonly pending: Promise<MintedCredential>;
-  minted?: MintedCredential;
-}
-
-/** Credentials in process memory, single flight per key, with an injectable clock. */
-export class MemoryCredentialCache implements CredentialCache {
-  private readonly entries = new Map<string, CacheEntry>();
-
-  constructor(private readonly now: () => number) {}
-
-  async get(key: string, mint: MintCredential): Promise<string> {
-    const cached = this.entries.get(key);
-    if (cached && (cached.minted === undefined || cached.minted.expiresAt > this.now()))
-      return (await cached.pending).value;
-    const entry: CacheEntry = { pending: mint() };
-    this.entries.set(key, entry);
-    try {
-      entry.minted = await entry.pending;
-      return entry.minted.value;
-    } catch (error) {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-      throw error;
-    }
-  }
-
-  async invalidate(key: string, value: string): Promise<void> {
-    const entry = this.entries.get(key);
-    if (entry?.minted?.value === value) this.entries.delete(key);
   }
 }

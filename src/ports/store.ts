@@ -1,4 +1,4 @@
-import type { RegisterOutcome, RegisterRequest, Registration, RegistrationIdentity } from "./registration";
+import type { RegisterOutcome, RegisterRequest, Registration, RegistrationIdentity } from "../domain/registration";
 
 /** What a store knows of a node. */
 export type NodeLookup =

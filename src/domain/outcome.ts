@@ -1,4 +1,4 @@
-import type { ApnsEnvironment } from "../store/registration";
+import type { ApnsEnvironment } from "./registration";
 
 /**
  * What a provider made of one push (DESIGN.md: a dead token is an outcome, not an exception).

@@ -1,7 +1,7 @@
-import type { ProviderId, Registration } from "../store/registration";
-import type { PushBudget } from "./budget";
-import type { PushNotification } from "./notification";
-import type { PushOutcome } from "./outcome";
+import type { PushBudget } from "../domain/budget";
+import type { PushNotification } from "../domain/notification";
+import type { PushOutcome } from "../domain/outcome";
+import type { ProviderId, Registration } from "../domain/registration";
 
 /** One push to send. */
 export interface PushRequest {

@@ -1,4 +1,4 @@
 export * from "./budget";
 export * from "./notification";
 export type { PushOutcome, PushOutcomeKind } from "./outcome";
-export type { ProviderDirectory, PushProvider, PushRequest } from "./provider";
+export * from "./registration";
