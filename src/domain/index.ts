@@ -2,3 +2,4 @@ export * from "./budget";
 export * from "./notification";
 export type { PushOutcome, PushOutcomeKind } from "./outcome";
 export * from "./registration";
+export * from "./result";

@@ -1,4 +1,5 @@
 import type { ApnsEnvironment, ProviderId } from "../domain/registration";
+import { failure, type Result, success } from "../domain/result";
 import { ENCRYPTED_PUSH_FEATURES } from "../omemo/namespaces";
 import { badPayload, buildCommandReply, type CommandRequest } from "../xmpp/commands";
 import { element } from "../xmpp/element";
@@ -18,7 +19,7 @@ import {
 import { mintSessionId } from "./tokens";
 
 /** What a command's execution produced: a result form, an empty completion, or an error. */
-type Execution = { readonly form?: XmlElement } | StanzaError;
+type Execution = Result<{ readonly form?: XmlElement }, StanzaError>;
 
 interface CommandContext {
   readonly deps: GatewayDeps;
@@ -55,16 +56,12 @@ const APP_FIELDS: readonly FieldSpec[] = [
   { var: "environment", type: "list-single", label: "APNs environment (optional)", options: ["production", "sandbox"] },
 ];
 
-function readAppChoice(form: DataForm): { app?: string; environment?: ApnsEnvironment } | StanzaError {
+function readAppChoice(form: DataForm): Result<{ app?: string; environment?: ApnsEnvironment }, StanzaError> {
   const app = formValue(form, "app");
   const environment = formValue(form, "environment");
   if (environment !== undefined && environment !== "production" && environment !== "sandbox")
-    return badRequest("environment must be production or sandbox");
-  return { ...(app !== undefined ? { app } : {}), ...(environment !== undefined ? { environment } : {}) };
-}
-
-function isError(value: object): value is StanzaError {
-  return "condition" in value;
+    return failure(badRequest("environment must be production or sandbox"));
+  return success({ ...(app !== undefined ? { app } : {}), ...(environment !== undefined ? { environment } : {}) });
 }
 
 const TIGASE_DEVICE_FIELDS: readonly FieldSpec[] = [
@@ -78,14 +75,14 @@ const TIGASE_DEVICE_FIELDS: readonly FieldSpec[] = [
   { var: "device-token", type: "text-single", label: "Device token", required: true },
 ];
 
-function readTigaseDevice(form: DataForm): { provider: ProviderId; token: string } | StanzaError {
+function readTigaseDevice(form: DataForm): Result<{ provider: ProviderId; token: string }, StanzaError> {
   const providerName = formValue(form, "provider");
-  if (providerName === undefined) return missing("provider");
+  if (providerName === undefined) return failure(missing("provider"));
   const provider = providerFromName(providerName);
-  if (!provider) return badRequest(`unknown provider ${providerName.slice(0, 64)}`);
+  if (!provider) return failure(badRequest(`unknown provider ${providerName.slice(0, 64)}`));
   const token = formValue(form, "device-token");
-  if (token === undefined) return missing("device-token");
-  return { provider, token };
+  if (token === undefined) return failure(missing("device-token"));
+  return success({ provider, token });
 }
 
 const registerTigase: CommandSpec = {
@@ -98,11 +95,11 @@ const registerTigase: CommandSpec = {
   ],
   async execute(context) {
     const device = readTigaseDevice(context.form);
-    if (isError(device)) return device;
-    const { provider, token } = device;
+    if (!device.ok) return device;
+    const { provider, token } = device.value;
     const voipToken = formValue(context.form, "device-second-token");
     const choice = readAppChoice(context.form);
-    if (isError(choice)) return choice;
+    if (!choice.ok) return choice;
     const outcome = await registerDevice(context.deps, {
       origin: "xmpp",
       style: "token",
@@ -111,18 +108,18 @@ const registerTigase: CommandSpec = {
       device: token,
       token,
       ...(voipToken !== undefined ? { voipToken } : {}),
-      ...choice,
+      ...choice.value,
       withSecret: false,
     });
-    if (!outcome.ok) return refused(outcome.refusal);
-    const { registration, maxPayloadSize } = outcome;
-    return {
+    if (!outcome.ok) return failure(refused(outcome.error));
+    const { registration, maxPayloadSize } = outcome.value;
+    return success({
       form: buildDataForm("result", [
         { var: "node", type: "text-single", values: [registration.node] },
         { var: "features", type: "list-multi", values: ENCRYPTED_PUSH_FEATURES },
         { var: "max-payload-size", type: "text-single", values: [String(maxPayloadSize)] },
       ]),
-    };
+    });
   },
 };
 
@@ -132,23 +129,24 @@ const unregisterTigase: CommandSpec = {
   fields: [...TIGASE_DEVICE_FIELDS],
   async execute(context) {
     const device = readTigaseDevice(context.form);
-    if (isError(device)) return device;
-    const { provider, token } = device;
+    if (!device.ok) return device;
+    const { provider, token } = device.value;
     await unregisterDevice(context.deps, { style: "token", provider, account: context.account, device: token });
-    return {};
+    return success({});
   },
 };
 
 const DEVICE_ID_FIELDS = ["device-id", "android-id"] as const;
 
-function p2Device(form: DataForm): { device: string; muc?: string } | StanzaError {
+function p2Device(form: DataForm): Result<{ device: string; muc?: string }, StanzaError> {
   const device = firstFormValue(form, DEVICE_ID_FIELDS);
-  if (device === undefined) return missing("device-id");
+  if (device === undefined) return failure(missing("device-id"));
   const mucText = formValue(form, "muc");
-  if (mucText === undefined) return { device };
+  if (mucText === undefined) return success({ device });
   const muc = parseJid(mucText);
-  if (!muc || muc.local === undefined || muc.resource !== undefined) return badRequest("muc must be a bare JID");
-  return { device, muc: bareJid(muc) };
+  if (!muc || muc.local === undefined || muc.resource !== undefined)
+    return failure(badRequest("muc must be a bare JID"));
+  return success({ device, muc: bareJid(muc) });
 }
 
 function registerP2(provider: ProviderId): CommandSpec {
@@ -163,30 +161,30 @@ function registerP2(provider: ProviderId): CommandSpec {
     ],
     async execute(context) {
       const token = formValue(context.form, "token");
-      if (token === undefined) return missing("token");
+      if (token === undefined) return failure(missing("token"));
       const device = p2Device(context.form);
-      if (isError(device)) return device;
+      if (!device.ok) return device;
       const choice = readAppChoice(context.form);
-      if (isError(choice)) return choice;
+      if (!choice.ok) return choice;
       const outcome = await registerDevice(context.deps, {
         origin: "xmpp",
         style: "device",
         provider,
         account: context.account,
-        ...device,
+        ...device.value,
         token,
-        ...choice,
+        ...choice.value,
         withSecret: true,
       });
-      if (!outcome.ok) return refused(outcome.refusal);
-      const { registration, secret } = outcome;
-      return {
+      if (!outcome.ok) return failure(refused(outcome.error));
+      const { registration, secret } = outcome.value;
+      return success({
         form: buildDataForm("result", [
           { var: "jid", type: "jid-single", values: [context.serviceJid] },
           { var: "node", type: "text-single", values: [registration.node] },
           { var: "secret", type: "text-single", values: [secret ?? ""] },
         ]),
-      };
+      });
     },
   };
 }
@@ -201,14 +199,16 @@ function unregisterP2(provider: ProviderId): CommandSpec {
     ],
     async execute(context) {
       const device = p2Device(context.form);
-      if (isError(device)) return device;
+      if (!device.ok) return device;
       const deleted = await unregisterDevice(context.deps, {
         style: "device",
         provider,
         account: context.account,
-        ...device,
+        ...device.value,
       });
-      return deleted ? {} : { type: "cancel", condition: "item-not-found", text: "no such registration" };
+      return deleted
+        ? success({})
+        : failure({ type: "cancel", condition: "item-not-found", text: "no such registration" });
     },
   };
 }
@@ -234,26 +234,35 @@ export async function runCommand(
   from: string | undefined,
   serviceJid: string,
   command: CommandRequest,
-): Promise<XmlElement | StanzaError> {
+): Promise<Result<XmlElement, StanzaError>> {
   const spec = COMMANDS.find((candidate) => candidate.node === command.node);
-  if (!spec) return { type: "cancel", condition: "item-not-found", text: "unknown command" };
+  if (!spec) return failure({ type: "cancel", condition: "item-not-found", text: "unknown command" });
   const sessionId = command.sessionId ?? mintSessionId(deps.randomBytes);
-  if (command.action === "cancel") return buildCommandReply({ node: spec.node, sessionId, status: "canceled" });
+  if (command.action === "cancel")
+    return success(buildCommandReply({ node: spec.node, sessionId, status: "canceled" }));
   if (command.action === "prev")
-    return { type: "modify", condition: "bad-request", appCondition: element("bad-action", { xmlns: NS.commands }) };
-  if (!command.form) {
-    if (command.action !== "execute") return missing(spec.fields.find((field) => field.required)?.var ?? "form");
-    return buildCommandReply({
-      node: spec.node,
-      sessionId,
-      status: "executing",
-      form: buildDataForm("form", spec.fields, { title: spec.name }),
+    return failure({
+      type: "modify",
+      condition: "bad-request",
+      appCondition: element("bad-action", { xmlns: NS.commands }),
     });
+  if (!command.form) {
+    if (command.action !== "execute")
+      return failure(missing(spec.fields.find((field) => field.required)?.var ?? "form"));
+    return success(
+      buildCommandReply({
+        node: spec.node,
+        sessionId,
+        status: "executing",
+        form: buildDataForm("form", spec.fields, { title: spec.name }),
+      }),
+    );
   }
-  if (command.form.type === "cancel") return buildCommandReply({ node: spec.node, sessionId, status: "canceled" });
+  if (command.form.type === "cancel")
+    return success(buildCommandReply({ node: spec.node, sessionId, status: "canceled" }));
   const jid = parseJid(from);
-  if (!jid || jid.local === undefined) return badRequest("commands must come from a user account");
+  if (!jid || jid.local === undefined) return failure(badRequest("commands must come from a user account"));
   const execution = await spec.execute({ deps, account: bareJid(jid), serviceJid, form: command.form });
-  if (isError(execution)) return execution;
-  return buildCommandReply({ node: spec.node, sessionId, status: "completed", ...execution });
+  if (!execution.ok) return execution;
+  return success(buildCommandReply({ node: spec.node, sessionId, status: "completed", ...execution.value }));
 }

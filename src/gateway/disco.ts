@@ -1,4 +1,5 @@
 import type { ProviderId } from "../domain/registration";
+import { failure, type Result, success } from "../domain/result";
 import { element } from "../xmpp/element";
 import { NS } from "../xmpp/namespaces";
 import type { StanzaError } from "../xmpp/stanza";
@@ -24,38 +25,46 @@ const ITEM_NOT_FOUND: StanzaError = { type: "cancel", condition: "item-not-found
  * command nodes (identity automation/command-node, XEP-0050 section 2.2).
  * @see https://xmpp.org/extensions/xep-0357.html#disco
  */
-export function discoInfo(node: string | undefined, offered: readonly ProviderId[]): XmlElement | StanzaError {
+export function discoInfo(node: string | undefined, offered: readonly ProviderId[]): Result<XmlElement, StanzaError> {
   if (node === undefined || node === "") {
     const features = [...SERVICE_FEATURES, ...offered.map((provider) => PROVIDER_FEATURES[provider])];
-    return element("query", { xmlns: NS.discoInfo }, [
-      element("identity", { category: "pubsub", type: "push", name: "XMPP push gateway" }),
-      ...features.map((feature) => element("feature", { var: feature })),
-    ]);
+    return success(
+      element("query", { xmlns: NS.discoInfo }, [
+        element("identity", { category: "pubsub", type: "push", name: "XMPP push gateway" }),
+        ...features.map((feature) => element("feature", { var: feature })),
+      ]),
+    );
   }
   const command = COMMANDS.find((candidate) => candidate.node === node);
   if (command)
-    return element("query", { xmlns: NS.discoInfo, node }, [
-      element("identity", { category: "automation", type: "command-node", name: command.name }),
-      element("feature", { var: NS.commands }),
-      element("feature", { var: NS.dataForms }),
-    ]);
+    return success(
+      element("query", { xmlns: NS.discoInfo, node }, [
+        element("identity", { category: "automation", type: "command-node", name: command.name }),
+        element("feature", { var: NS.commands }),
+        element("feature", { var: NS.dataForms }),
+      ]),
+    );
   if (node === NS.commands)
-    return element("query", { xmlns: NS.discoInfo, node }, [
-      element("identity", { category: "automation", type: "command-list", name: "Push registration commands" }),
-    ]);
-  return ITEM_NOT_FOUND;
+    return success(
+      element("query", { xmlns: NS.discoInfo, node }, [
+        element("identity", { category: "automation", type: "command-list", name: "Push registration commands" }),
+      ]),
+    );
+  return failure(ITEM_NOT_FOUND);
 }
 
 /**
  * Answers disco#items: the command list for `node='http://jabber.org/protocol/commands'` (XEP-0050
  * section 2.2), echoing the node; no items otherwise.
  */
-export function discoItems(node: string | undefined, serviceJid: string): XmlElement | StanzaError {
-  if (node === undefined || node === "") return element("query", { xmlns: NS.discoItems });
-  if (node !== NS.commands) return ITEM_NOT_FOUND;
-  return element(
-    "query",
-    { xmlns: NS.discoItems, node },
-    COMMANDS.map((command) => element("item", { jid: serviceJid, node: command.node, name: command.name })),
+export function discoItems(node: string | undefined, serviceJid: string): Result<XmlElement, StanzaError> {
+  if (node === undefined || node === "") return success(element("query", { xmlns: NS.discoItems }));
+  if (node !== NS.commands) return failure(ITEM_NOT_FOUND);
+  return success(
+    element(
+      "query",
+      { xmlns: NS.discoItems, node },
+      COMMANDS.map((command) => element("item", { jid: serviceJid, node: command.node, name: command.name })),
+    ),
   );
 }

@@ -1,3 +1,4 @@
+import { failure, type Result, success } from "../domain/result";
 import { parseCommand } from "../xmpp/commands";
 import { attribute, serialize } from "../xmpp/element";
 import { NS } from "../xmpp/namespaces";
@@ -9,21 +10,16 @@ import type { GatewayDeps } from "./deps";
 import { discoInfo, discoItems } from "./disco";
 import { publishNotification } from "./publish";
 
-function isStanzaError(value: XmlElement | StanzaError | undefined): value is StanzaError {
-  return value !== undefined && "condition" in value;
-}
-
 const SERVICE_UNAVAILABLE: StanzaError = { type: "cancel", condition: "service-unavailable" };
 
-function wrongType(expected: "get" | "set"): StanzaError {
-  return { type: "modify", condition: "bad-request", text: `this request must be an IQ of type ${expected}` };
+function wrongType(expected: "get" | "set"): Answer {
+  return failure({ type: "modify", condition: "bad-request", text: `this request must be an IQ of type ${expected}` });
 }
 
-async function route(
-  deps: GatewayDeps,
-  iq: RequestIq,
-  serviceJid: string,
-): Promise<XmlElement | StanzaError | undefined> {
+/** The payload of the result (none for an empty result), or the error to answer. */
+type Answer = Result<XmlElement | undefined, StanzaError>;
+
+async function route(deps: GatewayDeps, iq: RequestIq, serviceJid: string): Promise<Answer> {
   const { payload } = iq;
   const key = `${payload.ns} ${payload.name}`;
   switch (key) {
@@ -32,22 +28,22 @@ async function route(
     case `${NS.discoItems} query`:
       return iq.type === "get" ? discoItems(attribute(payload, "node"), serviceJid) : wrongType("get");
     case `${NS.ping} ping`:
-      return iq.type === "get" ? undefined : wrongType("get");
+      return iq.type === "get" ? success(undefined) : wrongType("get");
     case `${NS.commands} command`: {
       if (iq.type !== "set") return wrongType("set");
       const command = parseCommand(payload);
-      if (!command.ok) return { type: "modify", condition: "bad-request", text: command.reason };
-      return runCommand(deps, iq.from, serviceJid, command.command);
+      if (!command.ok) return failure({ type: "modify", condition: "bad-request", text: command.error });
+      return runCommand(deps, iq.from, serviceJid, command.value);
     }
     case `${NS.pubsub} pubsub`: {
-      if (iq.type !== "set") return unsupportedPubsub("retrieve-items");
+      if (iq.type !== "set") return failure(unsupportedPubsub("retrieve-items"));
       const publish = parsePublish(payload);
-      if (!publish.ok) return publish.error;
-      const reply = await publishNotification(deps, iq.from, publish.publish);
-      return reply.kind === "result" ? undefined : reply.error;
+      if (!publish.ok) return publish;
+      const reply = await publishNotification(deps, iq.from, publish.value);
+      return reply.kind === "result" ? success(undefined) : failure(reply.error);
     }
     default:
-      return SERVICE_UNAVAILABLE;
+      return failure(SERVICE_UNAVAILABLE);
   }
 }
 
@@ -56,15 +52,15 @@ async function route(
  */
 export async function answerIq(deps: GatewayDeps, iq: RequestIq): Promise<XmlElement> {
   const serviceJid = iq.to ?? deps.config.pushJid;
-  let answer: XmlElement | StanzaError | undefined;
+  let answer: Answer;
   try {
     answer = await route(deps, iq, serviceJid);
   } catch (error) {
     // A store or network failure below a use case: the server retries later, the registration stays.
     deps.log.log("error", "iq-failure", { payload: iq.payload.name, error: String(error).slice(0, 200) });
-    answer = { type: "wait", condition: "internal-server-error" };
+    answer = failure({ type: "wait", condition: "internal-server-error" });
   }
-  return isStanzaError(answer) ? buildIqError(iq, serviceJid, answer) : buildIqResult(iq, serviceJid, answer);
+  return answer.ok ? buildIqResult(iq, serviceJid, answer.value) : buildIqError(iq, serviceJid, answer.error);
 }
 
 /** What `/xmpp` answers for one request body, independent of HTTP. */
@@ -82,8 +78,8 @@ export async function answerStanza(deps: GatewayDeps, text: string): Promise<Sta
   const parsed = parseXml(text);
   if (!parsed.ok) return { status: 400, reason: parsed.error.reason };
   const classified = classifyStanza(parsed.value);
-  if (!classified.ok) return { status: 400, reason: classified.reason };
-  const { stanza } = classified;
+  if (!classified.ok) return { status: 400, reason: classified.error };
+  const stanza = classified.value;
   switch (stanza.kind) {
     case "no-reply":
       return { status: 204 };

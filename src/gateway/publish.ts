@@ -1,6 +1,7 @@
 import { PUBLISH_DEADLINE_MS, PushBudget } from "../domain/budget";
 import type { PushOutcome } from "../domain/outcome";
 import { accountDomain, type Registration } from "../domain/registration";
+import { failure, type Result, success } from "../domain/result";
 import { type LogFields, redact } from "../log";
 import type { PushProvider, PushRequest } from "../ports/provider";
 import { parseJid } from "../xmpp/jid";
@@ -28,7 +29,13 @@ interface Trace {
   retried?: boolean;
 }
 
-async function lookUp(deps: GatewayDeps, node: string): Promise<Registration | PublishReply> {
+/** Why a publish found no registration to push to, and the reply that says so. */
+interface NotFound {
+  readonly outcome: "store-failure" | "not-yet-visible" | "unknown-node";
+  readonly reply: PublishReply;
+}
+
+async function lookUp(deps: GatewayDeps, node: string): Promise<Result<Registration, NotFound>> {
   let lookup: Awaited<ReturnType<GatewayDeps["store"]["get"]>>;
   try {
     lookup = await deps.store.get(node);
@@ -38,14 +45,15 @@ async function lookUp(deps: GatewayDeps, node: string): Promise<Registration | P
       node: redact(node),
       error: String(error).slice(0, 200),
     });
-    return WAIT;
+    return failure({ outcome: "store-failure", reply: WAIT });
   }
-  if (lookup.kind === "found") return lookup.registration;
+  if (lookup.kind === "found") return success(lookup.registration);
   if (lookup.kind === "absent" && deps.config.nodeMacKey !== undefined) {
     // A node this gateway minted moments ago may not have reached this KV location yet.
-    if (await provesRecentMint(node, deps.config.nodeMacKey, deps.now())) return WAIT;
+    if (await provesRecentMint(node, deps.config.nodeMacKey, deps.now()))
+      return failure({ outcome: "not-yet-visible", reply: WAIT });
   }
-  return ITEM_NOT_FOUND;
+  return failure({ outcome: "unknown-node", reply: ITEM_NOT_FOUND });
 }
 
 function publisherMayWake(publisher: string | undefined, registration: Registration): boolean {
@@ -155,7 +163,7 @@ async function deliver(
   }
 }
 
-const LOUD_OUTCOMES: ReadonlySet<string> = new Set(["misconfigured", "rejected", "payload-rejected"]);
+const LOUD_OUTCOMES: ReadonlySet<string> = new Set(["misconfigured", "rejected", "payload-rejected", "store-failure"]);
 
 /**
  * Handles a XEP-0357 publish: finds the registration, checks the publisher and secret, sends the push
@@ -172,16 +180,17 @@ export async function publishNotification(
   const found = await lookUp(deps, publish.node);
   let reply: PublishReply;
   let fields: LogFields = {};
-  if ("kind" in found) {
-    reply = found;
-    trace.outcome = found === WAIT ? "not-yet-visible" : "unknown-node";
+  if (!found.ok) {
+    reply = found.error.reply;
+    trace.outcome = found.error.outcome;
   } else {
-    fields = { provider: found.provider, app: found.app };
-    if (!publisherMayWake(publisher, found) || !(await secretMatches(deps, found, publish.secret))) {
+    const registration = found.value;
+    fields = { provider: registration.provider, app: registration.app };
+    if (!publisherMayWake(publisher, registration) || !(await secretMatches(deps, registration, publish.secret))) {
       reply = FORBIDDEN;
       trace.outcome = "forbidden";
     } else {
-      reply = await deliver(deps, found, publish, trace);
+      reply = await deliver(deps, registration, publish, trace);
     }
   }
   const level = LOUD_OUTCOMES.has(trace.outcome) ? "error" : "info";

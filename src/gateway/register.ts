@@ -6,6 +6,7 @@ import type {
   RegistrationIdentity,
   RegistrationOrigin,
 } from "../domain/registration";
+import { failure, type Result, success } from "../domain/result";
 import { redact } from "../log";
 import type { GatewayDeps } from "./deps";
 import { constantTimeEqual, mintNode } from "./tokens";
@@ -33,22 +34,24 @@ export interface RegisterRefusal {
   readonly reason: string;
 }
 
-export type RegisterResult =
-  | {
-      ok: true;
-      registration: Registration;
-      /** The publish secret, when the registration is secured. */
-      secret?: string;
-      maxPayloadSize: number;
-      created: boolean;
-    }
-  | { ok: false; refusal: RegisterRefusal };
+/** A registration made or refreshed, with what the client is told. */
+export interface Registered {
+  readonly registration: Registration;
+  /** The publish secret, when the registration is secured. */
+  readonly secret?: string;
+  readonly maxPayloadSize: number;
+  readonly created: boolean;
+}
+
+export type RegisterResult = Result<Registered, RegisterRefusal>;
 
 const MAX_TOKEN_LENGTH = 4096;
 
 function invalid(field: string, reason: string): RegisterResult {
-  return { ok: false, refusal: { kind: "invalid", field, reason } };
+  return failure({ kind: "invalid", field, reason });
 }
+
+const UNKNOWN_NODE: RegisterRefusal = { kind: "unknown-node", field: "node", reason: "unknown node" };
 
 /** Whether a REST caller proved it made `node`: live, REST, of this app, and the secret matches. */
 async function provesRestOwnership(
@@ -81,8 +84,7 @@ export async function registerDevice(deps: GatewayDeps, input: RegisterInput): P
     return invalid("voipToken", "VoIP token is malformed");
   if (input.refresh !== undefined) {
     const owned = await provesRestOwnership(deps, app, input.refresh);
-    if (owned === undefined || owned.provider !== input.provider)
-      return { ok: false, refusal: { kind: "unknown-node", field: "node", reason: "unknown node" } };
+    if (owned === undefined || owned.provider !== input.provider) return failure(UNKNOWN_NODE);
   }
   const now = deps.now();
   const { style, provider: providerId, account, device, muc } = input;
@@ -103,20 +105,16 @@ export async function registerDevice(deps: GatewayDeps, input: RegisterInput): P
   const outcome = await deps.store.register(request);
   if (outcome.kind === "over-cap") {
     deps.log.log("warn", "registration-refused", { reason: "over-cap", origin: input.origin, app });
-    return {
-      ok: false,
-      refusal: {
-        kind: "over-cap",
-        field: input.origin === "rest" ? "app" : "account",
-        reason:
-          input.origin === "rest"
-            ? "this app has reached its limit of REST registrations"
-            : `this account has reached its limit of ${request.cap} push registrations: unregister one first`,
-      },
-    };
+    return failure({
+      kind: "over-cap",
+      field: input.origin === "rest" ? "app" : "account",
+      reason:
+        input.origin === "rest"
+          ? "this app has reached its limit of REST registrations"
+          : `this account has reached its limit of ${request.cap} push registrations: unregister one first`,
+    });
   }
-  if (outcome.kind === "gone")
-    return { ok: false, refusal: { kind: "unknown-node", field: "node", reason: "unknown node" } };
+  if (outcome.kind === "gone") return failure(UNKNOWN_NODE);
   const { registration } = outcome;
   deps.log.log("info", outcome.kind === "refreshed" ? "registration-refreshed" : "registration-created", {
     node: redact(registration.node),
@@ -126,13 +124,12 @@ export async function registerDevice(deps: GatewayDeps, input: RegisterInput): P
     origin: input.origin,
     token: redact(registration.token),
   });
-  return {
-    ok: true,
+  return success({
     registration,
     ...(registration.secured ? { secret: await deps.keys.publishSecret(registration.node) } : {}),
     maxPayloadSize: provider.maxPayloadSize(registration),
     created: outcome.kind === "created",
-  };
+  });
 }
 
 /**

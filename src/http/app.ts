@@ -1,5 +1,6 @@
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { failure, type Result, success } from "../domain/result";
 import type { GatewayDeps } from "../gateway/deps";
 import { answerStanza } from "../gateway/iq";
 import { unregisterRestRegistration } from "../gateway/register";
@@ -26,13 +27,13 @@ async function readUtf8(request: Request): Promise<string | undefined> {
   }
 }
 
-async function readJson(request: Request): Promise<{ ok: true; value: unknown } | { ok: false }> {
+async function readJson(request: Request): Promise<Result<unknown, "not JSON">> {
   const text = await readUtf8(request);
-  if (text === undefined) return { ok: false };
+  if (text === undefined) return failure("not JSON");
   try {
-    return { ok: true, value: JSON.parse(text) };
+    return success(JSON.parse(text));
   } catch {
-    return { ok: false };
+    return failure("not JSON");
   }
 }
 
@@ -93,8 +94,8 @@ export function createApp(deps: GatewayDeps, options: AppOptions = {}): Hono {
     const json = await readJson(c.req.raw);
     if (!json.ok) return c.json({ error: "body must be JSON", field: "body" }, 400);
     const input = parseRestRegistration(json.value);
-    if ("field" in input) return c.json(input, 400);
-    const answer = await registerOverRest(deps, app, input);
+    if (!input.ok) return c.json(input.error, 400);
+    const answer = await registerOverRest(deps, app, input.value);
     return c.json(answer.body, answer.status);
   });
 
@@ -112,8 +113,8 @@ export function createApp(deps: GatewayDeps, options: AppOptions = {}): Hono {
     if (c.req.param("jid")?.toLowerCase() !== config.pushJid) return c.text("not found", 404);
     const json = await readJson(c.req.raw);
     if (!json.ok) return c.json({ error: "body must be JSON", field: "body" }, 400);
-    const problem = await unregisterOverRest(deps, json.value);
-    if (problem) return c.json(problem, 400);
+    const done = await unregisterOverRest(deps, json.value);
+    if (!done.ok) return c.json(done.error, 400);
     return c.json({ result: "success" }, 200);
   };
   app.post("/unregister-device/:jid", limit, siskinUnregister);

@@ -1,4 +1,5 @@
 import type { ApnsEnvironment, ProviderId } from "../domain/registration";
+import { failure, type Result, success } from "../domain/result";
 import type { GatewayDeps } from "../gateway/deps";
 import { providerFromName, registerDevice, unregisterDevice } from "../gateway/register";
 import { constantTimeEqual } from "../gateway/tokens";
@@ -27,58 +28,54 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function optionalText(body: Record<string, unknown>, field: string): string | undefined | FieldError {
+/** A string field that may be absent; present, it must be a non-empty string of at most 4096 characters. */
+function optionalText(body: Record<string, unknown>, field: string): Result<string | undefined, FieldError> {
   const value = body[field];
-  if (value === undefined || value === null) return undefined;
+  if (value === undefined || value === null) return success(undefined);
   if (typeof value !== "string" || value.trim() === "" || value.length > 4096)
-    return { error: `${field} must be a non-empty string`, field };
-  return value.trim();
+    return failure({ error: `${field} must be a non-empty string`, field });
+  return success(value.trim());
 }
 
-function isFieldError(value: unknown): value is FieldError {
-  return isRecord(value) && typeof value.field === "string";
-}
+const OPTIONAL_FIELDS = ["voipToken", "environment", "app", "deviceId", "node", "secret"] as const;
 
 /**
  * Checks the body of `POST /v1/registrations` (PROTOCOL.md section 2), naming the first bad field.
  */
-export function parseRestRegistration(body: unknown): RestRegistration | FieldError {
-  if (!isRecord(body)) return { error: "body must be a JSON object", field: "body" };
+export function parseRestRegistration(body: unknown): Result<RestRegistration, FieldError> {
+  if (!isRecord(body)) return failure({ error: "body must be a JSON object", field: "body" });
   const provider = typeof body.provider === "string" ? providerFromName(body.provider) : undefined;
-  if (provider === undefined) return { error: "provider must be apns or fcm", field: "provider" };
+  if (provider === undefined) return failure({ error: "provider must be apns or fcm", field: "provider" });
   const token = optionalText(body, "token");
-  if (isFieldError(token)) return token;
-  if (token === undefined || /\s/.test(token)) return { error: "token is required", field: "token" };
+  if (!token.ok) return token;
+  if (token.value === undefined || /\s/.test(token.value))
+    return failure({ error: "token is required", field: "token" });
   const accountText = optionalText(body, "account");
-  if (isFieldError(accountText)) return accountText;
-  const account = parseJid(accountText);
-  if (!account || account.local === undefined) return { error: "account must be a user JID", field: "account" };
-  const voipToken = optionalText(body, "voipToken");
-  if (isFieldError(voipToken)) return voipToken;
-  const environment = optionalText(body, "environment");
-  if (isFieldError(environment)) return environment;
+  if (!accountText.ok) return accountText;
+  const account = parseJid(accountText.value);
+  if (!account || account.local === undefined)
+    return failure({ error: "account must be a user JID", field: "account" });
+  const optional: Partial<Record<(typeof OPTIONAL_FIELDS)[number], string>> = {};
+  for (const field of OPTIONAL_FIELDS) {
+    const value = optionalText(body, field);
+    if (!value.ok) return value;
+    if (value.value !== undefined) optional[field] = value.value;
+  }
+  const { voipToken, environment, app, deviceId, node, secret } = optional;
   if (environment !== undefined && environment !== "production" && environment !== "sandbox")
-    return { error: "environment must be production or sandbox", field: "environment" };
-  const app = optionalText(body, "app");
-  if (isFieldError(app)) return app;
-  const deviceId = optionalText(body, "deviceId");
-  if (isFieldError(deviceId)) return deviceId;
-  const node = optionalText(body, "node");
-  if (isFieldError(node)) return node;
-  const secret = optionalText(body, "secret");
-  if (isFieldError(secret)) return secret;
+    return failure({ error: "environment must be production or sandbox", field: "environment" });
   if ((node === undefined) !== (secret === undefined))
-    return { error: "a refresh needs both node and secret", field: node === undefined ? "node" : "secret" };
-  return {
+    return failure({ error: "a refresh needs both node and secret", field: node === undefined ? "node" : "secret" });
+  return success({
     provider,
-    token,
+    token: token.value,
     account: bareJid(account),
     ...(voipToken !== undefined ? { voipToken } : {}),
     ...(environment !== undefined ? { environment } : {}),
     ...(app !== undefined ? { app } : {}),
     ...(deviceId !== undefined ? { deviceId } : {}),
     ...(node !== undefined && secret !== undefined ? { refresh: { node, secret } } : {}),
-  };
+  });
 }
 
 /**
@@ -128,7 +125,7 @@ export async function registerOverRest(
     ...(input.refresh !== undefined ? { refresh: input.refresh } : {}),
   });
   if (!result.ok) {
-    const { kind, reason, field } = result.refusal;
+    const { kind, reason, field } = result.error;
     const status = kind === "over-cap" ? 403 : kind === "unknown-node" ? 404 : 400;
     return { status, body: { error: reason, field } };
   }
@@ -136,9 +133,9 @@ export async function registerOverRest(
     status: 201,
     body: {
       jid: deps.config.pushJid,
-      node: result.registration.node,
-      secret: result.secret ?? "",
-      maxPayloadSize: result.maxPayloadSize,
+      node: result.value.registration.node,
+      secret: result.value.secret ?? "",
+      maxPayloadSize: result.value.maxPayloadSize,
     },
   };
 }
@@ -148,15 +145,16 @@ export async function registerOverRest(
  * changes, the token-style XMPP registration whose account, provider and device token all match; the
  * device token is the credential (docs/security.md). Answers success whether or not one matched.
  */
-export async function unregisterOverRest(deps: GatewayDeps, body: unknown): Promise<FieldError | undefined> {
-  if (!isRecord(body)) return { error: "body must be a JSON object", field: "body" };
+export async function unregisterOverRest(deps: GatewayDeps, body: unknown): Promise<Result<undefined, FieldError>> {
+  if (!isRecord(body)) return failure({ error: "body must be a JSON object", field: "body" });
   const account = typeof body.account === "string" ? parseJid(body.account) : undefined;
-  if (!account || account.local === undefined) return { error: "account must be a user JID", field: "account" };
+  if (!account || account.local === undefined)
+    return failure({ error: "account must be a user JID", field: "account" });
   const provider = typeof body.provider === "string" ? providerFromName(body.provider) : undefined;
-  if (!provider) return { error: "unknown provider", field: "provider" };
+  if (!provider) return failure({ error: "unknown provider", field: "provider" });
   const token = body["device-token"];
   if (typeof token !== "string" || token === "" || token.length > 4096)
-    return { error: "device-token is required", field: "device-token" };
+    return failure({ error: "device-token is required", field: "device-token" });
   await unregisterDevice(deps, { style: "token", provider, account: bareJid(account), device: token });
-  return undefined;
+  return success(undefined);
 }

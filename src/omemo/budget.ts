@@ -1,6 +1,6 @@
+import { failure, type Result, success } from "../domain/result";
 import { GCM_TAG_BYTES } from "./aes-gcm";
 import { type PushPlaintext, serializePushPlaintext } from "./plaintext";
-import { failure, type Result, success } from "./result";
 
 /** Refusal to fit a push into a `max-size` that cannot hold even its smallest form. */
 export interface BudgetError {

@@ -1,10 +1,10 @@
+import { failure, type Result, success } from "../domain/result";
 import { attribute, childElement, childElements, textOf } from "../xmpp/element";
 import { bareJid, fullJid, type Jid, parseJid } from "../xmpp/jid";
 import type { XmlElement } from "../xmpp/xml";
 import { extractOmemoForDevice, type OmemoDevice, omemoEncryptedElements } from "./extract";
 import { JINGLE_MESSAGE_NS, JINGLE_RTP_NS } from "./namespaces";
 import type { PushPlaintext } from "./plaintext";
-import { failure, type Result, success } from "./result";
 
 /** The `message` of an OMEMO message's push unless the caller picks another text. */
 export const DEFAULT_OMEMO_PLACEHOLDER = "New secure message";

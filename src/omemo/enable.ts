@@ -1,3 +1,4 @@
+import { failure, type Result, success } from "../domain/result";
 import { attribute, childElement, textOf } from "../xmpp/element";
 import { type DataForm, parseDataForm } from "../xmpp/forms";
 import { parseJid } from "../xmpp/jid";
@@ -5,7 +6,6 @@ import { NS } from "../xmpp/namespaces";
 import type { XmlElement } from "../xmpp/xml";
 import { AES_128_KEY_BYTES } from "./aes-gcm";
 import { decodeBase64 } from "./base64";
-import { failure, type Result, success } from "./result";
 
 /** The one cipher of encrypted push. `aes-gcm`, which the seed's own example writes, is read as this. */
 export type PushEncryptionAlgorithm = "aes-128-gcm";
@@ -94,7 +94,7 @@ export function parseEnable(enable: XmlElement): Result<PushEnable, EnableError>
   const form = childElement(enable, "x", NS.dataForms);
   const parsedForm = form === undefined ? undefined : parseDataForm(form);
   if (parsedForm !== undefined && !parsedForm.ok) return refused("bad-publish-options", "Malformed publish options");
-  const publishOptions = parsedForm?.form;
+  const publishOptions = parsedForm?.value;
   const encrypt = childElement(enable, "encrypt", NS.tigaseEncrypt);
   const omemo = childElement(enable, "omemo", NS.tigaseEncryptOmemo);
   if (encrypt === undefined) {

@@ -1,3 +1,4 @@
+export { failure, type Result, success } from "../domain/result";
 export {
   AES_128_KEY_BYTES,
   decryptAes128Gcm,
@@ -39,6 +40,5 @@ export {
 export { type OpenError, type OpenErrorKind, type OpenOptions, openPayload, openPushNotification } from "./open";
 export { PUSH_TYPES, type PushPlaintext, type PushType, serializePushPlaintext } from "./plaintext";
 export { type PlaintextParseError, parsePushPlaintext, type ReceivedPushPlaintext } from "./read-plaintext";
-export { failure, type Result, success } from "./result";
 export { type RandomFill, type SealedPush, type SealOptions, sealPayload } from "./seal";
 export { type SealedNotification, type SealNotificationOptions, sealPushNotification } from "./seal-notification";

@@ -1,3 +1,4 @@
+import { failure, type Result, success } from "../domain/result";
 import {
   AES_128_KEY_BYTES,
   decryptAes128Gcm,
@@ -7,7 +8,6 @@ import {
 } from "./aes-gcm";
 import { decodeBase64 } from "./base64";
 import { type PlaintextParseError, parsePushPlaintext, type ReceivedPushPlaintext } from "./read-plaintext";
-import { failure, type Result, success } from "./result";
 import type { SealedPush } from "./seal";
 
 export interface OpenOptions {

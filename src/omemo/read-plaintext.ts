@@ -1,6 +1,6 @@
+import { failure, type Result, success } from "../domain/result";
 import type { OmemoKeyMaterial } from "./extract";
 import { PUSH_TYPES, type PushType } from "./plaintext";
-import { failure, type Result, success } from "./result";
 
 /**
  * A push plaintext as a device receives it. Real servers are less tidy than this project's builder:

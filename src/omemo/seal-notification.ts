@@ -1,6 +1,6 @@
+import { failure, type Result, success } from "../domain/result";
 import { type BudgetError, fitPushPlaintext } from "./budget";
 import { type PushPlaintext, serializePushPlaintext } from "./plaintext";
-import { failure, type Result, success } from "./result";
 import { type SealedPush, type SealOptions, sealPayload } from "./seal";
 
 export interface SealNotificationOptions extends SealOptions {

@@ -1,4 +1,5 @@
 import { ConfigError } from "../config";
+import { failure, type Result, success } from "../domain/result";
 import { jsonLogger } from "../log";
 import type { HttpTransport } from "../ports/transport";
 import { MemoryCredentialCache, SharedCredentialCache } from "../providers";
@@ -9,7 +10,7 @@ import { cloudflareClientAddress, workerRateLimiter } from "./worker-rate-limite
 
 export { RegistrationIndex } from "./registration-index";
 
-type Built = { readonly gateway: Gateway } | { readonly error: ConfigError };
+type Built = Result<Gateway, ConfigError>;
 
 const log = jsonLogger((line) => console.log(line));
 
@@ -42,11 +43,11 @@ async function build(env: Env): Promise<Built> {
         clientAddress: cloudflareClientAddress,
       }),
     });
-    return { gateway };
+    return success(gateway);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     log.log("error", "configuration-error", { variable: error.variable, detail: error.message });
-    return { error };
+    return failure(error);
   }
 }
 
@@ -65,7 +66,7 @@ export default {
       built = undefined;
       throw error;
     }
-    if ("error" in result) return new Response(`${result.error.message}\n`, { status: 500 });
-    return result.gateway.app.fetch(request, env, ctx);
+    if (!result.ok) return new Response(`${result.error.message}\n`, { status: 500 });
+    return result.value.app.fetch(request, env, ctx);
   },
 } satisfies ExportedHandler<Env>;

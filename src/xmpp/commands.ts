@@ -1,3 +1,4 @@
+import { failure, type Result, success } from "../domain/result";
 import { attribute, childElements, element } from "./element";
 import { type DataForm, parseDataForm } from "./forms";
 import { NS } from "./namespaces";
@@ -15,7 +16,8 @@ export interface CommandRequest {
   readonly form: DataForm | undefined;
 }
 
-export type CommandResult = { ok: true; command: CommandRequest } | { ok: false; reason: string };
+/** A command request, or why the element is not one. */
+export type CommandResult = Result<CommandRequest, string>;
 
 const ACTIONS: ReadonlySet<string> = new Set(["execute", "cancel", "complete", "next", "prev"]);
 
@@ -25,22 +27,19 @@ const ACTIONS: ReadonlySet<string> = new Set(["execute", "cancel", "complete", "
  */
 export function parseCommand(command: XmlElement): CommandResult {
   const node = attribute(command, "node");
-  if (node === undefined || node === "") return { ok: false, reason: "command without a node" };
+  if (node === undefined || node === "") return failure("command without a node");
   const action = attribute(command, "action") ?? "execute";
-  if (!ACTIONS.has(action)) return { ok: false, reason: "unknown command action" };
+  if (!ACTIONS.has(action)) return failure("unknown command action");
   const forms = childElements(command, "x", NS.dataForms);
-  if (forms.length > 1) return { ok: false, reason: "more than one form" };
+  if (forms.length > 1) return failure("more than one form");
   const [x] = forms;
   let form: DataForm | undefined;
   if (x) {
     const parsed = parseDataForm(x);
     if (!parsed.ok) return parsed;
-    form = parsed.form;
+    form = parsed.value;
   }
-  return {
-    ok: true,
-    command: { node, action: action as CommandAction, sessionId: attribute(command, "sessionid"), form },
-  };
+  return success({ node, action: action as CommandAction, sessionId: attribute(command, "sessionid"), form });
 }
 
 /** A command reply: XEP-0050 `status`, session and optional form. */

@@ -1,3 +1,4 @@
+import { failure, type Result, success } from "../domain/result";
 import { attribute, childElements, element, textOf } from "./element";
 import { NS } from "./namespaces";
 import type { XmlElement } from "./xml";
@@ -9,7 +10,8 @@ export interface DataForm {
   readonly fields: ReadonlyMap<string, readonly string[]>;
 }
 
-export type DataFormResult = { ok: true; form: DataForm } | { ok: false; reason: string };
+/** A data form, or why the element is not a usable one. */
+export type DataFormResult = Result<DataForm, string>;
 
 /**
  * Reads a `<x xmlns='jabber:x:data'>` form. A field repeated under one `var` is refused (XEP-0004
@@ -17,19 +19,19 @@ export type DataFormResult = { ok: true; form: DataForm } | { ok: false; reason:
  * @see https://xmpp.org/extensions/xep-0004.html#protocol-field
  */
 export function parseDataForm(x: XmlElement): DataFormResult {
-  if (x.name !== "x" || x.ns !== NS.dataForms) return { ok: false, reason: "not a data form" };
+  if (x.name !== "x" || x.ns !== NS.dataForms) return failure("not a data form");
   const fields = new Map<string, string[]>();
   for (const field of childElements(x, "field", NS.dataForms)) {
     const name = attribute(field, "var");
     if (name === undefined) continue;
-    if (fields.has(name)) return { ok: false, reason: `field ${name.slice(0, 40)} is repeated` };
+    if (fields.has(name)) return failure(`field ${name.slice(0, 40)} is repeated`);
     fields.set(
       name,
       childElements(field, "value", NS.dataForms).map((value) => textOf(value)),
     );
   }
   const formType = fields.get("FORM_TYPE")?.[0]?.trim();
-  return { ok: true, form: { type: attribute(x, "type"), formType, fields } };
+  return success({ type: attribute(x, "type"), formType, fields });
 }
 
 /** The first value of a field, trimmed; undefined when the field is absent or empty. */

@@ -1,4 +1,5 @@
 import type { EncryptedPayload, JingleHint, PushNotification } from "../domain/notification";
+import { failure, type Result, success } from "../domain/result";
 import { attribute, childElement, childElements, element, textOf } from "./element";
 import { type DataForm, formValue, parseDataForm } from "./forms";
 import { NS } from "./namespaces";
@@ -13,13 +14,11 @@ export interface PublishRequest {
   readonly secret: string | undefined;
 }
 
-export type PublishResult = { ok: true; publish: PublishRequest } | { ok: false; error: StanzaError };
+/** A publish, or the stanza error that answers it. */
+export type PublishResult = Result<PublishRequest, StanzaError>;
 
-function badRequest(text: string, appCondition?: XmlElement): { ok: false; error: StanzaError } {
-  return {
-    ok: false,
-    error: { type: "modify", condition: "bad-request", text, ...(appCondition ? { appCondition } : {}) },
-  };
+function badRequest(text: string, appCondition?: XmlElement): PublishResult {
+  return failure({ type: "modify", condition: "bad-request", text, ...(appCondition ? { appCondition } : {}) });
 }
 
 /** Another pubsub request than a publish: XEP-0060 `feature-not-implemented` with `<unsupported/>`. */
@@ -66,17 +65,15 @@ function readPriority(notification: XmlElement): "high" | "low" | undefined {
   return value === "high" || value === "low" ? value : undefined;
 }
 
-type SummaryResult = { ok: true; summary: DataForm | undefined } | { ok: false; reason: string };
-
-function readSummary(notification: XmlElement): SummaryResult {
+function readSummary(notification: XmlElement): Result<DataForm | undefined, string> {
   let summary: DataForm | undefined;
   for (const x of childElements(notification, "x", NS.dataForms)) {
     const parsed = parseDataForm(x);
     if (!parsed.ok) return parsed;
     // A form of another FORM_TYPE is an extension this service does not know: ignored.
-    if (parsed.form.formType === NS.pushSummary) summary = parsed.form;
+    if (parsed.value.formType === NS.pushSummary) summary = parsed.value;
   }
-  return { ok: true, summary };
+  return success(summary);
 }
 
 /**
@@ -84,14 +81,12 @@ function readSummary(notification: XmlElement): SummaryResult {
  * section 4: the XEP-0357 summary (Prosody, ejabberd, possibly empty), Tigase encrypted and extras.
  * @see https://xmpp.org/extensions/xep-0357.html#publishing
  */
-export function parseNotification(
-  notification: XmlElement,
-): { ok: true; notification: PushNotification } | { ok: false; reason: string } {
+export function parseNotification(notification: XmlElement): Result<PushNotification, string> {
   const summaryResult = readSummary(notification);
   if (!summaryResult.ok) return summaryResult;
-  const summary = summaryResult.summary;
+  const summary = summaryResult.value;
   const encrypted = readEncrypted(notification);
-  if (encrypted === "malformed") return { ok: false, reason: "encrypted element needs an iv and a text" };
+  if (encrypted === "malformed") return failure("encrypted element needs an iv and a text");
   const body = summary ? formValue(summary, "last-message-body") : undefined;
   const sender = summary ? formValue(summary, "last-message-sender") : undefined;
   const messageCount = summary ? parseCount(summary, "message-count") : undefined;
@@ -101,37 +96,32 @@ export function parseNotification(
   const nickname = nicknameElement ? textOf(nicknameElement).trim() || undefined : undefined;
   const jingle = readJingle(notification);
   const priority = readPriority(notification) ?? (body !== undefined || encrypted !== undefined ? "high" : "low");
-  return {
-    ok: true,
-    notification: {
-      priority,
-      ...(messageCount !== undefined ? { messageCount } : {}),
-      ...(sender !== undefined ? { sender } : {}),
-      ...(body !== undefined ? { body } : {}),
-      ...(pendingSubscriptionCount !== undefined ? { pendingSubscriptionCount } : {}),
-      ...(nickname !== undefined ? { nickname } : {}),
-      ...(encrypted !== undefined ? { encrypted } : {}),
-      ...(jingle !== undefined ? { jingle } : {}),
-    },
-  };
+  return success({
+    priority,
+    ...(messageCount !== undefined ? { messageCount } : {}),
+    ...(sender !== undefined ? { sender } : {}),
+    ...(body !== undefined ? { body } : {}),
+    ...(pendingSubscriptionCount !== undefined ? { pendingSubscriptionCount } : {}),
+    ...(nickname !== undefined ? { nickname } : {}),
+    ...(encrypted !== undefined ? { encrypted } : {}),
+    ...(jingle !== undefined ? { jingle } : {}),
+  });
 }
 
-function readPublishOptions(
-  pubsub: XmlElement,
-): { ok: true; secret: string | undefined } | { ok: false; reason: string } {
+function readPublishOptions(pubsub: XmlElement): Result<string | undefined, string> {
   const options = childElements(pubsub, "publish-options", NS.pubsub);
-  if (options.length > 1) return { ok: false, reason: "publish-options is repeated" };
+  if (options.length > 1) return failure("publish-options is repeated");
   const [publishOptions] = options;
-  if (!publishOptions) return { ok: true, secret: undefined };
+  if (!publishOptions) return success(undefined);
   const forms = childElements(publishOptions, "x", NS.dataForms);
-  if (forms.length > 1) return { ok: false, reason: "publish-options has more than one form" };
+  if (forms.length > 1) return failure("publish-options has more than one form");
   const [x] = forms;
-  if (!x) return { ok: true, secret: undefined };
+  if (!x) return success(undefined);
   const parsed = parseDataForm(x);
   if (!parsed.ok) return parsed;
-  if (parsed.form.formType !== undefined && parsed.form.formType !== NS.publishOptions)
-    return { ok: false, reason: "publish-options form has the wrong FORM_TYPE" };
-  return { ok: true, secret: formValue(parsed.form, "secret") };
+  if (parsed.value.formType !== undefined && parsed.value.formType !== NS.publishOptions)
+    return failure("publish-options form has the wrong FORM_TYPE");
+  return success(formValue(parsed.value, "secret"));
 }
 
 /**
@@ -145,7 +135,7 @@ export function parsePublish(pubsub: XmlElement): PublishResult {
   const [publish] = publishes;
   if (!publish) {
     const first = childElements(pubsub)[0];
-    return { ok: false, error: unsupportedPubsub(first ? first.name : "publish") };
+    return failure(unsupportedPubsub(first ? first.name : "publish"));
   }
   if (publishes.length > 1) return badRequest("one publish per request");
   const node = attribute(publish, "node");
@@ -159,8 +149,8 @@ export function parsePublish(pubsub: XmlElement): PublishResult {
   if (!notificationElement || notifications.length > 1)
     return badRequest("the item is not one urn:xmpp:push:0 notification");
   const notification = parseNotification(notificationElement);
-  if (!notification.ok) return badRequest(notification.reason);
+  if (!notification.ok) return badRequest(notification.error);
   const options = readPublishOptions(pubsub);
-  if (!options.ok) return badRequest(options.reason);
-  return { ok: true, publish: { node, notification: notification.notification, secret: options.secret } };
+  if (!options.ok) return badRequest(options.error);
+  return success({ node, notification: notification.value, secret: options.value });
 }

@@ -1,3 +1,4 @@
+import { failure, type Result, success } from "../domain/result";
 import { attribute, childElements, element } from "./element";
 import { NS, STANZA_NAMESPACES } from "./namespaces";
 import type { XmlElement } from "./xml";
@@ -27,7 +28,8 @@ export interface IqAddress {
   readonly to: string | undefined;
 }
 
-export type StanzaResult = { ok: true; stanza: Stanza } | { ok: false; reason: string };
+/** A stanza, or why the element is not one. */
+export type StanzaResult = Result<Stanza, string>;
 
 /**
  * Classifies a parsed top-level element as a stanza. Stanzas may carry `jabber:component:accept`,
@@ -35,24 +37,20 @@ export type StanzaResult = { ok: true; stanza: Stanza } | { ok: false; reason: s
  * @see https://www.rfc-editor.org/rfc/rfc6120#section-8.2.3
  */
 export function classifyStanza(root: XmlElement): StanzaResult {
-  if (!STANZA_NAMESPACES.has(root.ns)) return { ok: false, reason: "stanza in an unexpected namespace" };
-  if (root.name === "message" || root.name === "presence") return { ok: true, stanza: { kind: "no-reply" } };
-  if (root.name !== "iq") return { ok: false, reason: "root element is not iq, message or presence" };
+  if (!STANZA_NAMESPACES.has(root.ns)) return failure("stanza in an unexpected namespace");
+  if (root.name === "message" || root.name === "presence") return success({ kind: "no-reply" });
+  if (root.name !== "iq") return failure("root element is not iq, message or presence");
   const address: IqAddress = { id: attribute(root, "id"), from: attribute(root, "from"), to: attribute(root, "to") };
   const type = attribute(root, "type");
-  if (type === "result" || type === "error") return { ok: true, stanza: { kind: "no-reply" } };
+  if (type === "result" || type === "error") return success({ kind: "no-reply" });
   if (type !== "get" && type !== "set")
-    return {
-      ok: true,
-      stanza: { kind: "bad-request", iq: address, reason: "IQ type must be get, set, result or error" },
-    };
-  if (address.id === undefined)
-    return { ok: true, stanza: { kind: "bad-request", iq: address, reason: "IQ without id" } };
+    return success({ kind: "bad-request", iq: address, reason: "IQ type must be get, set, result or error" });
+  if (address.id === undefined) return success({ kind: "bad-request", iq: address, reason: "IQ without id" });
   const children = childElements(root);
   const [payload] = children;
   if (payload === undefined || children.length !== 1)
-    return { ok: true, stanza: { kind: "bad-request", iq: address, reason: "IQ get/set must have exactly one child" } };
-  return { ok: true, stanza: { kind: "request", iq: { ...address, type, payload } } };
+    return success({ kind: "bad-request", iq: address, reason: "IQ get/set must have exactly one child" });
+  return success({ kind: "request", iq: { ...address, type, payload } });
 }
 
 /** Error types of RFC 6120 section 8.3.2. */

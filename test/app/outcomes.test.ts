@@ -157,6 +157,10 @@ describe("replies to provider outcomes (PROTOCOL.md 5)", () => {
     };
     const h = makeHarness({ store: failing });
     expect(errorOf(await h.iq(publishIq({ node: "whatever" })))).toBe("wait/internal-server-error");
+    // Logged as a store failure at error level, never as a node "not yet visible".
+    const publish = h.logs.find((entry) => entry.event === "publish");
+    expect(publish).toMatchObject({ level: "error", fields: { outcome: "store-failure" } });
+    expect(h.logs.find((entry) => entry.event === "store-failure")?.level).toBe("error");
   });
 
   it("answers wait for an unknown node this gateway provably minted moments ago (NODE_MAC_KEY)", async () => {

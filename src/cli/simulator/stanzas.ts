@@ -61,12 +61,12 @@ export function readRegistration(reply: XmlElement): DeviceRegistration | string
   const x = command && childElement(command, "x", NS.dataForms);
   const parsed = x && parseDataForm(x);
   if (parsed === undefined || !parsed.ok) return "the result carries no data form";
-  const node = parsed.form.fields.get("node")?.[0]?.trim();
+  const node = parsed.value.fields.get("node")?.[0]?.trim();
   if (node === undefined || node === "") return "the result form has no node";
-  const size = parsed.form.fields.get("max-payload-size")?.[0]?.trim() ?? "";
+  const size = parsed.value.fields.get("max-payload-size")?.[0]?.trim() ?? "";
   if (!/^[0-9]{1,9}$/.test(size) || Number(size) < 1)
     return `the result form's max-payload-size is not a positive integer: ${JSON.stringify(size)}`;
-  const features = parsed.form.fields.get("features") ?? [];
+  const features = parsed.value.fields.get("features") ?? [];
   return { node, maxPayloadSize: Number(size), features: features.map((feature) => feature.trim()) };
 }
 

@@ -24,19 +24,19 @@ describe("parseDataForm (XEP-0004)", () => {
     );
     expect(result.ok).toBe(true);
     if (!result.ok) return;
-    expect(result.form.type).toBe("submit");
-    expect(result.form.formType).toBe("urn:xmpp:push:summary");
-    expect(result.form.fields.get("a")).toEqual(["1", "2"]);
-    expect(result.form.fields.get("b")).toEqual([""]);
-    expect(result.form.fields.get("c")).toEqual([]);
-    expect(formValue(result.form, "a")).toBe("1");
-    expect(formValue(result.form, "b")).toBeUndefined();
-    expect(firstFormValue(result.form, ["missing", "a"])).toBe("1");
+    expect(result.value.type).toBe("submit");
+    expect(result.value.formType).toBe("urn:xmpp:push:summary");
+    expect(result.value.fields.get("a")).toEqual(["1", "2"]);
+    expect(result.value.fields.get("b")).toEqual([""]);
+    expect(result.value.fields.get("c")).toEqual([]);
+    expect(formValue(result.value, "a")).toBe("1");
+    expect(formValue(result.value, "b")).toBeUndefined();
+    expect(firstFormValue(result.value, ["missing", "a"])).toBe("1");
   });
 
   it("refuses a field repeated under one var", () => {
     const result = parseDataForm(parse("<x xmlns='jabber:x:data'><field var='a'/><field var='a'/></x>"));
-    expect(result).toEqual({ ok: false, reason: "field a is repeated" });
+    expect(result).toEqual({ ok: false, error: "field a is repeated" });
   });
 
   it("refuses an element that is not a form", () => {
@@ -60,6 +60,6 @@ describe("parseDataForm (XEP-0004)", () => {
   it("round-trips what it builds", () => {
     const built = buildDataForm("result", [{ var: "node", type: "text-single", values: ["n<&>'\""] }]);
     const result = parseDataForm(parse(serialize(built)));
-    expect(result.ok && result.form.fields.get("node")).toEqual(["n<&>'\""]);
+    expect(result.ok && result.value.fields.get("node")).toEqual(["n<&>'\""]);
   });
 });

@@ -23,7 +23,7 @@ describe("classifyStanza (RFC 6120 8.2.3)", () => {
       const result = classifyStanza(
         parse(`<iq${ns} type='get' id='1' from='a.example' to='b.example'><ping xmlns='urn:xmpp:ping'/></iq>`),
       );
-      expect(result.ok && result.stanza.kind).toBe("request");
+      expect(result.ok && result.value.kind).toBe("request");
     },
   );
 
@@ -34,7 +34,7 @@ describe("classifyStanza (RFC 6120 8.2.3)", () => {
     "<presence/>",
   ])("never answers %s", (text) => {
     const result = classifyStanza(parse(text));
-    expect(result.ok && result.stanza.kind).toBe("no-reply");
+    expect(result.ok && result.value.kind).toBe("no-reply");
   });
 
   it.each([
@@ -44,7 +44,7 @@ describe("classifyStanza (RFC 6120 8.2.3)", () => {
     "<iq type='get'><a/></iq>",
   ])("answers bad-request to %s", (text) => {
     const result = classifyStanza(parse(text));
-    expect(result.ok && result.stanza.kind).toBe("bad-request");
+    expect(result.ok && result.value.kind).toBe("bad-request");
   });
 
   it.each(["<query xmlns='jabber:iq:roster'/>", "<iq xmlns='urn:other' type='get' id='1'><a/></iq>"])(
