@@ -2,11 +2,11 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { failure, type Result, success } from "../domain/result";
 import type { GatewayDeps } from "../gateway/deps";
-import { answerStanza } from "../gateway/iq";
 import { unregisterRestRegistration } from "../gateway/register";
 import { bearerToken, hasBearer } from "./auth";
 import { type ClientAddress, type RateLimiter, rateLimit } from "./rate-limit";
 import { parseRestRegistration, registerOverRest, restCredentialApp, unregisterOverRest } from "./rest";
+import { answerXmppText } from "./xmpp";
 
 const XML_TYPES = new Set(["application/xml", "text/xml", "application/xmpp+xml"]);
 const VERSION = "0.1.0";
@@ -79,10 +79,10 @@ export function createApp(deps: GatewayDeps, options: AppOptions = {}): Hono {
     if (type !== undefined && !XML_TYPES.has(type)) return c.text("content type must be application/xml", 415);
     const text = await readUtf8(c.req.raw);
     if (text === undefined) return c.text("body is not valid UTF-8", 400);
-    const answer = await answerStanza(deps, text);
+    const answer = await answerXmppText(deps, text);
+    if (answer.status === 200) return c.body(answer.body, 200, { "content-type": "application/xml; charset=utf-8" });
     if (answer.status === 204) return c.body(null, 204);
-    if (answer.status === 400) return c.text(answer.reason, 400);
-    return c.body(answer.body, 200, { "content-type": "application/xml; charset=utf-8" });
+    return c.text(answer.body, answer.status);
   });
 
   const restEnabled = config.restKeys.size > 0;

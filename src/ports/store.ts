@@ -29,4 +29,6 @@ export interface RegistrationStore {
   update(registration: Registration): Promise<void>;
   /** Removes the registration and its identity, leaving a tombstone so the node stays dead. */
   delete(registration: Registration, reason: DeletionReason): Promise<void>;
+  /** Releases what the store holds open (a database file); the store is not used afterwards. */
+  close(): Promise<void>;
 }

@@ -206,8 +206,8 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
   let gateway: Gateway;
   let listening: { server: ServerType; port: number };
   let store: RegistrationStore | undefined;
-  const closeStore = () => {
-    if (store instanceof SqliteRegistrationStore) store.close();
+  const closeStore = async () => {
+    await store?.close();
   };
   try {
     gateway = await buildGateway(configSource(env), {
@@ -226,7 +226,7 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
     listening = await listen(gateway, { port, hostname, timeouts, maxConnections });
   } catch (error) {
     await transport.close();
-    closeStore();
+    await closeStore();
     throw error;
   }
   const { server } = listening;
@@ -242,7 +242,7 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
       closing ??= (async () => {
         await closeServer(server);
         await transport.close();
-        closeStore();
+        await closeStore();
       })();
       return closing;
     },

@@ -1,8 +1,8 @@
 import { type Bridge, type PostStanza, parseComponentConfig, startBridge } from "../bridge";
 import { ConfigError } from "../config";
 import { type GatewayDeps, webCryptoRandomBytes } from "../gateway/deps";
-import { answerStanza } from "../gateway/iq";
 import { mintSecret } from "../gateway/tokens";
+import { answerXmppText } from "../http/xmpp";
 import { jsonLogger, type Logger } from "../log";
 import type { Http2Transport } from "./http2-transport";
 import { type RunningNodeGateway, startNodeGateway } from "./node";
@@ -32,13 +32,7 @@ export interface RunningServe {
  * HTTP hop (and without its bearer token: nothing leaves the process).
  */
 export function inProcessPoster(deps: GatewayDeps): PostStanza {
-  return async (text) => {
-    if (new TextEncoder().encode(text).length > deps.config.maxBodyBytes) return { status: 413, body: "" };
-    const answer = await answerStanza(deps, text);
-    if (answer.status === 200) return { status: 200, body: answer.body };
-    if (answer.status === 204) return { status: 204, body: "" };
-    return { status: answer.status, body: answer.reason };
-  };
+  return (text) => answerXmppText(deps, text);
 }
 
 /**

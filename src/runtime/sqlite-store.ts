@@ -172,8 +172,8 @@ export class SqliteRegistrationStore implements RegistrationStore {
   }
 
   /** Closes the database file. */
-  close(): void {
-    this.db.close();
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
   }
 
   private liveRest(node: string, app: string): Registration | undefined {

@@ -99,6 +99,9 @@ export class KvRegistrationStore implements RegistrationStore {
     await this.index.remove(registration);
   }
 
+  /** Nothing to release: the binding belongs to the Worker. */
+  async close(): Promise<void> {}
+
   private async write(registration: Registration): Promise<void> {
     await this.kv.put(this.registrationKey(registration.node), encodeRegistration(registration));
   }

@@ -75,6 +75,8 @@ export class MemoryRegistrationStore implements RegistrationStore {
     this.expireTombstones();
   }
 
+  async close(): Promise<void> {}
+
   /** How many live registrations there are (for tests and health). */
   get size(): number {
     return this.byNode.size;

@@ -154,6 +154,7 @@ describe("replies to provider outcomes (PROTOCOL.md 5)", () => {
       register: async (_request: RegisterRequest): Promise<RegisterOutcome> => ({ kind: "over-cap" }),
       update: async (_registration: Registration) => {},
       delete: async () => {},
+      close: async () => {},
     };
     const h = makeHarness({ store: failing });
     expect(errorOf(await h.iq(publishIq({ node: "whatever" })))).toBe("wait/internal-server-error");
@@ -216,6 +217,7 @@ describe("failures below the use cases", () => {
       },
       update: async () => {},
       delete: async () => {},
+      close: async () => {},
     };
     const h = makeHarness({ store: failing });
     const response = await h.post(registerDeviceIq({}));
