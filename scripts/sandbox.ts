@@ -35,7 +35,7 @@ const DEFAULTS = {
   persistTo: ".wrangler/state",
 };
 
-/** Variables of PROTOCOL.md section 8 that must not leak from the developer's shell into the Node child. */
+/** Variables of docs/protocol.md section 8 that must not leak from the developer's shell into the Node child. */
 const GATEWAY_VARIABLE =
   /^(APNS_|FCM_|SNS_|PUSH_JID$|GATEWAY_TOKEN$|NODE_MAC_KEY$|SERVER_KEY$|REST_API_KEYS$|APPS$|MAX_|RATE_LIMIT_PER_MINUTE$|TRUSTED_PROXIES$|TOMBSTONE_TTL_SECONDS$|PORT$|HOST$)/;
 

@@ -14,7 +14,7 @@ export class ConfigError extends Error {
 /** How a provider is reached. */
 export type ProviderRoute = "direct" | "sns";
 
-/** APNs token authentication of one app (PROTOCOL.md 6.1). */
+/** APNs token authentication of one app (docs/protocol.md 6.1). */
 export interface ApnsAppConfig {
   readonly teamId: string;
   readonly keyId: string;
@@ -28,7 +28,7 @@ export interface ApnsAppConfig {
   readonly via: ProviderRoute;
 }
 
-/** The fields of a Google service-account JSON the gateway uses (PROTOCOL.md 6.2). */
+/** The fields of a Google service-account JSON the gateway uses (docs/protocol.md 6.2). */
 export interface ServiceAccount {
   readonly project_id: string;
   readonly client_email: string;
@@ -61,11 +61,11 @@ export interface GatewayLimits {
   readonly tombstoneTtlSeconds: number;
 }
 
-/** The whole configuration, parsed once at start-up (PROTOCOL.md section 8). */
+/** The whole configuration, parsed once at start-up (docs/protocol.md section 8). */
 export interface GatewayConfig {
   readonly pushJid: string;
   readonly gatewayToken?: string;
-  /** Key for nodes that prove their mint time (PROTOCOL.md section 5). */
+  /** Key for nodes that prove their mint time (docs/protocol.md section 5). */
   readonly nodeMacKey?: string;
   /**
    * The server key (`SERVER_KEY`): publish secrets are derived from it and the node, so the store alone
@@ -104,7 +104,7 @@ export const DEFAULT_LIMITS: GatewayLimits = {
   ratePerMinute: 60,
   tombstoneTtlSeconds: 24 * 60 * 60,
 };
-/** Whether `value` can be the push service's JID: a domain, no local part or resource (PROTOCOL.md 8). */
+/** Whether `value` can be the push service's JID: a domain, no local part or resource (docs/protocol.md 8). */
 export function isDomainJid(value: string): boolean {
   return /^[^\s@/"&'<>:]+$/.test(value);
 }
@@ -276,7 +276,7 @@ function parseAppsEntry(entry: unknown, index: number, endpoints: Endpoints): Ap
 }
 
 /**
- * Parses the configuration of PROTOCOL.md section 8 once, at start-up. A variable that is set but
+ * Parses the configuration of docs/protocol.md section 8 once, at start-up. A variable that is set but
  * invalid throws a {@link ConfigError} naming it; an unset provider is simply not offered.
  */
 export function parseConfig(env: ConfigSource): GatewayConfig {
@@ -362,7 +362,7 @@ function integerSetting(env: ConfigSource, name: string, fallback: number, min: 
 
 /**
  * `REST_API_KEYS`: a JSON object from app id to that app's REST credential. REST registration is off
- * without it (PROTOCOL.md section 2, "Ownership"); each key names an app of `APPS` or `default`.
+ * without it (docs/protocol.md section 2, "Ownership"); each key names an app of `APPS` or `default`.
  */
 function parseRestKeys(env: ConfigSource, apps: ReadonlyMap<string, AppConfig>): ReadonlyMap<string, string> {
   const value = jsonValue(env, "REST_API_KEYS");

@@ -46,7 +46,7 @@ function headOf(element: XmppElement): IncomingStanza["head"] {
 }
 
 /**
- * The XEP-0114 component bridge (PROTOCOL.md section 1): connects to the XMPP server's component port
+ * The XEP-0114 component bridge (docs/protocol.md section 1): connects to the XMPP server's component port
  * as the push JID, relays every stanza addressed to it to the gateway and writes the gateway's replies
  * back, reconnecting with capped exponential back-off and jitter.
  * @see https://xmpp.org/extensions/xep-0114.html

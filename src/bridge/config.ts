@@ -1,6 +1,6 @@
 import { ConfigError, isDomainJid } from "../config";
 
-/** Where the component connects and as whom (PROTOCOL.md section 8). */
+/** Where the component connects and as whom (docs/protocol.md section 8). */
 export interface ComponentConfig {
   /** The XMPP server's component port, `xmpp://host:port` (port 5347 when left out). */
   readonly service: string;

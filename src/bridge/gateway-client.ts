@@ -1,7 +1,7 @@
 import type { PostStanza } from "./relay";
 
 /**
- * Posts stanza text to the gateway's `/xmpp` endpoint (PROTOCOL.md section 2) and returns its status
+ * Posts stanza text to the gateway's `/xmpp` endpoint (docs/protocol.md section 2) and returns its status
  * and body text; the relay decides what they mean.
  */
 export function gatewayPoster(gatewayUrl: string, gatewayToken: string, fetchFn: typeof fetch = fetch): PostStanza {

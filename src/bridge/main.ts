@@ -6,7 +6,7 @@ import { gatewayPoster } from "./gateway-client";
 
 /**
  * `npm run bridge`: the XEP-0114 component bridge as a long-running Node process, configured from
- * the environment (PROTOCOL.md section 8). A missing or bad variable stops start-up with one line
+ * the environment (docs/protocol.md section 8). A missing or bad variable stops start-up with one line
  * naming it; SIGTERM and SIGINT shut down gracefully.
  */
 function main(): void {

@@ -38,7 +38,7 @@ export interface RelayOptions {
   readonly post: PostStanza;
   readonly send: SendText;
   readonly log: Logger;
-  /** How long the gateway may take (ms); longer is answered `wait`. Default 30 s (PROTOCOL.md 2). */
+  /** How long the gateway may take (ms); longer is answered `wait`. Default 30 s (docs/protocol.md 2). */
   readonly timeoutMs?: number;
   /** Most stanzas posted at once; beyond that IQ requests are answered `wait` at once. Default 64. */
   readonly maxInFlight?: number;
@@ -76,7 +76,7 @@ function looksLikeIq(body: string): boolean {
 }
 
 /**
- * Relays stanza text between the XMPP stream and the gateway (PROTOCOL.md sections 1 and 2): every
+ * Relays stanza text between the XMPP stream and the gateway (docs/protocol.md sections 1 and 2): every
  * stanza is posted; an IQ request gets the gateway's reply written back verbatim, or, when the
  * gateway is unreachable, slow, or answers anything but 200, the bridge's own `wait` /
  * `internal-server-error`. No IQ request is ever left unanswered; nothing else is ever answered.

@@ -37,7 +37,7 @@ function escapeAttribute(value: string): string {
 
 /**
  * The reply the bridge sends itself when the gateway cannot answer an IQ: `wait` /
- * `internal-server-error`, which every XMPP server treats as transient (PROTOCOL.md sections 2 and 5).
+ * `internal-server-error`, which every XMPP server treats as transient (docs/protocol.md sections 2 and 5).
  * Written without an `xmlns` on the top element: the component stream supplies it.
  */
 export function buildWaitError(head: StanzaHead, ownJid: string): string {

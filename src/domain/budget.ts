@@ -1,4 +1,4 @@
-/** Most push requests one publish may cause, whatever the reason (PROTOCOL.md section 5). */
+/** Most push requests one publish may cause, whatever the reason (docs/protocol.md section 5). */
 export const MAX_PUSH_REQUESTS = 2;
 /** A provider that does not answer yields `wait` within this bound (the bridge waits 30 s). */
 export const PUBLISH_DEADLINE_MS = 25_000;

@@ -1,4 +1,4 @@
-/** The Tigase encrypted blob, forwarded as received but for white space (PROTOCOL.md 4). */
+/** The Tigase encrypted blob, forwarded as received but for white space (docs/protocol.md 4). */
 export interface EncryptedPayload {
   /** Base64 ciphertext with every white-space character removed. */
   readonly data: string;
@@ -16,7 +16,7 @@ export interface JingleHint {
 }
 
 /**
- * What one publish asks the gateway to push, in any of the dialects of PROTOCOL.md section 4,
+ * What one publish asks the gateway to push, in any of the dialects of docs/protocol.md section 4,
  * reduced to what providers need.
  */
 export interface PushNotification {
@@ -32,7 +32,7 @@ export interface PushNotification {
   readonly jingle?: JingleHint;
 }
 
-/** What sort of push a notification becomes (PROTOCOL.md 4 and 6.1). */
+/** What sort of push a notification becomes (docs/protocol.md 4 and 6.1). */
 export type PushKind = "alert" | "background" | "voip" | "dismiss";
 
 /**

@@ -1,8 +1,8 @@
 import type { ApnsEnvironment } from "./registration";
 
 /**
- * What a provider made of one push (DESIGN.md: a dead token is an outcome, not an exception).
- * The publish use case maps each kind to the XMPP reply of PROTOCOL.md section 5.
+ * What a provider made of one push (docs/architecture.md: a dead token is an outcome, not an exception).
+ * The publish use case maps each kind to the XMPP reply of docs/protocol.md section 5.
  */
 export type PushOutcome =
   | {
@@ -16,7 +16,7 @@ export type PushOutcome =
       /** APNs 410: when Apple last knew the token valid (ms); stale if older than the last token update. */
       readonly timestamp?: number;
     }
-  /** The provider refused the payload as too large: the fallback push of PROTOCOL.md 6.4 applies. */
+  /** The provider refused the payload as too large: the fallback push of docs/protocol.md 6.4 applies. */
   | { readonly kind: "payload-rejected"; readonly reason: string }
   | { readonly kind: "retry-later"; readonly reason: string; readonly retryAfterMs?: number }
   /** The gateway's own configuration is wrong (credentials, topic): never the user's fault. */

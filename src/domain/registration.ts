@@ -6,14 +6,14 @@ export type ProviderId = (typeof PROVIDER_IDS)[number];
 export type ApnsEnvironment = "production" | "sandbox";
 
 /**
- * How a registration is identified (PROTOCOL.md 3.2): `token` style (Tigase `register-device`, REST
+ * How a registration is identified (docs/protocol.md 3.2): `token` style (Tigase `register-device`, REST
  * without `deviceId`) is keyed by the device token; `device` style (p2 commands, REST with `deviceId`)
  * by the client's device id and optional MUC.
  */
 export type IdentityStyle = "token" | "device";
 
 /**
- * Who made a registration (PROTOCOL.md section 2, "Ownership"): `xmpp` registrations belong to the
+ * Who made a registration (docs/protocol.md section 2, "Ownership"): `xmpp` registrations belong to the
  * account whose server authenticated the command; `rest` ones to the app whose API credential made
  * them, and their account is only a claim. The two never match, read, change or count against each other.
  */
@@ -79,7 +79,7 @@ export function requestOwnerKey(request: RegisterRequest): string {
   return request.origin === "rest" ? `rest\u0001${request.app}` : `xmpp\u0001${request.identity.account}`;
 }
 
-/** The domain part of the registration's account, which alone may publish to it (PROTOCOL.md 3.3). */
+/** The domain part of the registration's account, which alone may publish to it (docs/protocol.md 3.3). */
 export function accountDomain(account: string): string {
   const at = account.indexOf("@");
   return at === -1 ? account : account.slice(at + 1);
@@ -119,7 +119,7 @@ export type RegisterOutcome =
   | { readonly kind: "gone" };
 
 /**
- * The one decision every store makes inside its atomic step (PROTOCOL.md 3.2): refresh the live
+ * The one decision every store makes inside its atomic step (docs/protocol.md 3.2): refresh the live
  * registration of the identity (same node, same `secured`, new token), or create the candidate when the
  * owner is under its cap. Nothing ever adds a secret to a registration that had none.
  * @param existing the identity's live registration (for a REST refresh: the live registration of `refreshNode`)

@@ -28,7 +28,7 @@ interface CommandContext {
   readonly form: DataForm;
 }
 
-/** One ad-hoc command of the push service (PROTOCOL.md 3.2). */
+/** One ad-hoc command of the push service (docs/protocol.md 3.2). */
 interface CommandSpec {
   readonly node: string;
   readonly name: string;

@@ -21,7 +21,7 @@ const SERVICE_FEATURES = [
 const ITEM_NOT_FOUND: StanzaError = { type: "cancel", condition: "item-not-found" };
 
 /**
- * Answers disco#info: the push service itself (identity pubsub/push, PROTOCOL.md 3.1) or one of its
+ * Answers disco#info: the push service itself (identity pubsub/push, docs/protocol.md 3.1) or one of its
  * command nodes (identity automation/command-node, XEP-0050 section 2.2).
  * @see https://xmpp.org/extensions/xep-0357.html#disco
  */

@@ -48,7 +48,7 @@ async function route(deps: GatewayDeps, iq: RequestIq, serviceJid: string): Prom
 }
 
 /**
- * Answers one IQ get/set addressed to the push service (PROTOCOL.md section 3).
+ * Answers one IQ get/set addressed to the push service (docs/protocol.md section 3).
  */
 export async function answerIq(deps: GatewayDeps, iq: RequestIq): Promise<XmlElement> {
   const serviceJid = iq.to ?? deps.config.pushJid;
@@ -72,7 +72,7 @@ export type StanzaResponse =
 /**
  * Handles the text of one stanza relayed by the bridge: a reply for every IQ get/set, nothing for
  * results, errors, messages and presence (RFC 6120 8.2.3), a 400 for anything that is not one
- * well-formed stanza (PROTOCOL.md section 2).
+ * well-formed stanza (docs/protocol.md section 2).
  */
 export async function answerStanza(deps: GatewayDeps, text: string): Promise<StanzaResponse> {
   const parsed = parseXml(text);

@@ -5,7 +5,7 @@ const PUBLISH_SECRET_LABEL = "xmpp-push-gateway publish-secret v1\u0000";
 /** 144 bits, as minted secrets had. */
 const SECRET_BYTES = 18;
 
-/** Secrets derived from the server key (`SERVER_KEY`), so that no store holds them (PROTOCOL.md section 2). */
+/** Secrets derived from the server key (`SERVER_KEY`), so that no store holds them (docs/protocol.md section 2). */
 export interface Keyring {
   /** The publish secret of a secured registration: HMAC-SHA-256(server key, label ‖ node), 24 URL-safe characters. */
   publishSecret(node: string): Promise<string>;
@@ -13,7 +13,7 @@ export interface Keyring {
 
 /**
  * A keyring over `serverKey`. Re-registration returns the same secret because the node is the same
- * (PROTOCOL.md 3.2); whoever reads the store without the key learns no usable secret.
+ * (docs/protocol.md 3.2); whoever reads the store without the key learns no usable secret.
  * @see https://www.rfc-editor.org/rfc/rfc2104
  */
 export function createKeyring(serverKey: string): Keyring {

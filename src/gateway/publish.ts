@@ -10,7 +10,7 @@ import type { StanzaError } from "../xmpp/stanza";
 import type { GatewayDeps } from "./deps";
 import { constantTimeEqual, provesRecentMint } from "./tokens";
 
-/** The answer to a publish: an empty result or a stanza error (PROTOCOL.md section 5). */
+/** The answer to a publish: an empty result or a stanza error (docs/protocol.md section 5). */
 export type PublishReply = { readonly kind: "result" } | { readonly kind: "error"; readonly error: StanzaError };
 
 const RESULT: PublishReply = { kind: "result" };
@@ -127,7 +127,7 @@ async function deliver(
   }
   const budget = new PushBudget(deps.now, deps.now() + PUBLISH_DEADLINE_MS);
   const encrypted = publish.notification.encrypted;
-  // A blob that cannot fit is not sent at all: the fallback push goes out at once (PROTOCOL.md 6.4).
+  // A blob that cannot fit is not sent at all: the fallback push goes out at once (docs/protocol.md 6.4).
   const tooLarge = encrypted !== undefined && encrypted.data.length > provider.maxPayloadSize(registration);
   let request: PushRequest = { registration, notification: publish.notification, budget, withoutEncrypted: tooLarge };
   trace.fallback = tooLarge || undefined;
@@ -167,7 +167,7 @@ const LOUD_OUTCOMES: ReadonlySet<string> = new Set(["misconfigured", "rejected",
 
 /**
  * Handles a XEP-0357 publish: finds the registration, checks the publisher and secret, sends the push
- * and maps the provider's outcome to the reply every XMPP server handles as intended (PROTOCOL.md 5).
+ * and maps the provider's outcome to the reply every XMPP server handles as intended (docs/protocol.md 5).
  * @see https://xmpp.org/extensions/xep-0357.html#publishing
  */
 export async function publishNotification(

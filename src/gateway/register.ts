@@ -13,7 +13,7 @@ import { constantTimeEqual, mintNode } from "./tokens";
 
 /** A request to register a device, from an ad-hoc command or REST. */
 export interface RegisterInput extends RegistrationIdentity {
-  /** `xmpp`: the account was authenticated by its server; `rest`: the account is a claim (PROTOCOL.md 2). */
+  /** `xmpp`: the account was authenticated by its server; `rest`: the account is a claim (docs/protocol.md 2). */
   readonly origin: RegistrationOrigin;
   readonly token: string;
   readonly voipToken?: string;
@@ -68,10 +68,10 @@ async function provesRestOwnership(
 
 /**
  * Registers a device for an account, or refreshes the registration of the same identity: the same
- * node and secret come back with the new token; a deleted identity gets a new node (PROTOCOL.md 3.2).
+ * node and secret come back with the new token; a deleted identity gets a new node (docs/protocol.md 3.2).
  * The store decides atomically, so simultaneous registrations of one identity yield one node, and an
  * owner past its cap (docs/security.md) is refused. A REST registration is refreshed only with its
- * secret; without it, it is a new registration of its own (PROTOCOL.md section 2, "Ownership").
+ * secret; without it, it is a new registration of its own (docs/protocol.md section 2, "Ownership").
  */
 export async function registerDevice(deps: GatewayDeps, input: RegisterInput): Promise<RegisterResult> {
   const app = input.app ?? deps.config.defaultApp;
@@ -175,7 +175,7 @@ export const PROVIDER_FEATURES: Readonly<Record<ProviderId, string>> = {
   fcm: "tigase:messenger:fcm:1",
 };
 
-/** Maps the provider names clients send to a provider id (PROTOCOL.md 3.1 and 3.2). */
+/** Maps the provider names clients send to a provider id (docs/protocol.md 3.1 and 3.2). */
 export function providerFromName(name: string): ProviderId | undefined {
   switch (name) {
     case "apns":

@@ -52,7 +52,7 @@ function readTime(bytes: Uint8Array): number {
 
 /**
  * Mints a pubsub node: 128 random bits, URL-safe. With `macKey` the node also carries its mint time
- * under an HMAC, so an edge that cannot see it in KV yet can prove it is new (PROTOCOL.md section 5).
+ * under an HMAC, so an edge that cannot see it in KV yet can prove it is new (docs/protocol.md section 5).
  */
 export async function mintNode(randomBytes: (n: number) => Uint8Array, now: number, macKey?: string): Promise<string> {
   const random = randomBytes(RANDOM_BYTES);

@@ -45,7 +45,7 @@ export interface AppOptions {
 }
 
 /**
- * The gateway's HTTP surface (PROTOCOL.md section 2) over injected dependencies, the same on every
+ * The gateway's HTTP surface (docs/protocol.md section 2) over injected dependencies, the same on every
  * runtime: `/xmpp` for the bridge, REST registration, Siskin's REST unregister and health. Every route
  * but `/xmpp` (which needs the bridge's token) is limited per client when a rate limiter is given.
  */

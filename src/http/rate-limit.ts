@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 
 /**
- * The port behind per-client rate limits on the unauthenticated routes (PROTOCOL.md section 2, "Cost"):
+ * The port behind per-client rate limits on the unauthenticated routes (docs/protocol.md section 2, "Cost"):
  * an in-process limiter on Node, the Workers rate-limiting binding on Cloudflare.
  */
 export interface RateLimiter {

@@ -40,7 +40,7 @@ function optionalText(body: Record<string, unknown>, field: string): Result<stri
 const OPTIONAL_FIELDS = ["voipToken", "environment", "app", "deviceId", "node", "secret"] as const;
 
 /**
- * Checks the body of `POST /v1/registrations` (PROTOCOL.md section 2), naming the first bad field.
+ * Checks the body of `POST /v1/registrations` (docs/protocol.md section 2), naming the first bad field.
  */
 export function parseRestRegistration(body: unknown): Result<RestRegistration, FieldError> {
   if (!isRecord(body)) return failure({ error: "body must be a JSON object", field: "body" });
@@ -80,7 +80,7 @@ export function parseRestRegistration(body: unknown): Result<RestRegistration, F
 
 /**
  * The app whose REST API credential (`REST_API_KEYS`) the request presents, compared in constant time
- * against every configured key; `undefined` for none (PROTOCOL.md section 2, "Ownership").
+ * against every configured key; `undefined` for none (docs/protocol.md section 2, "Ownership").
  */
 export function restCredentialApp(
   keys: ReadonlyMap<string, string>,
@@ -99,7 +99,7 @@ export type RestRegisterAnswer =
 
 /**
  * Registers over HTTPS for the app of the caller's API credential. REST registrations live in their
- * own identity space and always carry a secret (PROTOCOL.md section 2): without `node` and `secret`
+ * own identity space and always carry a secret (docs/protocol.md section 2): without `node` and `secret`
  * every call makes a new registration of its own, counted against the app's cap; with them it
  * refreshes that registration's token. With `deviceId` they behave like p2 ones (the FCM account hash
  * uses it), otherwise like Tigase ones.

@@ -71,7 +71,7 @@ export function omemoEncryptedElements(message: XmlElement): XmlElement[] {
 }
 
 /**
- * Extracts the `omemo` object of PROTOCOL.md section 7 for one device from a `<message/>` in
+ * Extracts the `omemo` object of docs/protocol.md section 7 for one device from a `<message/>` in
  * `eu.siacs.conversations.axolotl`, `urn:xmpp:omemo:1` or `urn:xmpp:omemo:2`, whatever the order of
  * its elements and attributes. Returns `undefined` when the message has no key for the device or
  * no (non-empty) `<payload/>`; with several OMEMO `<encrypted/>` elements the first that yields one

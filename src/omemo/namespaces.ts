@@ -2,7 +2,7 @@ import { NS } from "../xmpp/namespaces";
 
 /**
  * The features a user's server advertises on the user's bare JID when it can encrypt pushes with
- * AES-128-GCM and put the OMEMO key material for the device into them (PROTOCOL.md section 7).
+ * AES-128-GCM and put the OMEMO key material for the device into them (docs/protocol.md section 7).
  * @see https://xeps.tigase.net/docs/push-notifications/encrypt/#41-discovering-support
  */
 export const ENCRYPTED_PUSH_FEATURES = [NS.tigaseEncrypt, NS.tigaseEncryptAesGcm, NS.tigaseEncryptOmemo] as const;

@@ -6,7 +6,7 @@ export type PushType = "chat" | "groupchat" | "call" | "subscribe";
 export const PUSH_TYPES: readonly PushType[] = ["chat", "groupchat", "call", "subscribe"];
 
 /**
- * The JSON object the user's server encrypts into a push (PROTOCOL.md section 7), fields declared in
+ * The JSON object the user's server encrypts into a push (docs/protocol.md section 7), fields declared in
  * their wire order.
  */
 export interface PushPlaintext {

@@ -11,7 +11,7 @@ export type MintCredential = () => Promise<MintedCredential>;
 
 /**
  * Provider credentials (the APNs provider token, the FCM access token) shared between pushes
- * (DESIGN.md: credentials are cached behind a port). Apple answers `TooManyProviderTokenUpdates` to a
+ * (docs/architecture.md: credentials are cached behind a port). Apple answers `TooManyProviderTokenUpdates` to a
  * gateway that mints per request, so every implementation must be single flight: concurrent callers
  * of one key share one mint. A memory cache serves one process; across Worker isolates only a Durable
  * Object could promise a single mint.

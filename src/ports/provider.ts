@@ -8,7 +8,7 @@ export interface PushRequest {
   readonly registration: Registration;
   readonly notification: PushNotification;
   readonly budget: PushBudget;
-  /** Leave out `encrypted` and `iv`: the fallback for a blob refused as too large (PROTOCOL.md 6.4). */
+  /** Leave out `encrypted` and `iv`: the fallback for a blob refused as too large (docs/protocol.md 6.4). */
   readonly withoutEncrypted?: boolean;
 }
 
@@ -22,12 +22,12 @@ export interface PushProvider {
   send(request: PushRequest): Promise<PushOutcome>;
   /**
    * How many bytes the base64 `encrypted` string may have for this registration: the provider's body
-   * limit minus the real envelope around it (PROTOCOL.md 6.4).
+   * limit minus the real envelope around it (docs/protocol.md 6.4).
    */
   maxPayloadSize(registration: Registration): number;
 }
 
-/** The providers configured on this gateway, per app (`APPS`, PROTOCOL.md section 8). */
+/** The providers configured on this gateway, per app (`APPS`, docs/protocol.md section 8). */
 export interface ProviderDirectory {
   /** The provider of an app, or undefined when that app does not configure it. */
   get(app: string, provider: ProviderId): PushProvider | undefined;

@@ -18,7 +18,7 @@ export type DeletionReason = "token-dead" | "unregistered";
 export interface RegistrationStore {
   /** The registration under `node`, or whether it was deleted (tombstones expire; then `absent`). */
   get(node: string): Promise<NodeLookup>;
-  /** The live XMPP registration of an identity (PROTOCOL.md 3.2), if any; never a REST one. */
+  /** The live XMPP registration of an identity (docs/protocol.md 3.2), if any; never a REST one. */
   findByIdentity(identity: RegistrationIdentity): Promise<Registration | undefined>;
   /**
    * Creates or refreshes a registration in one atomic step, so that one identity has one node however

@@ -14,7 +14,7 @@ export interface HttpTransportResponse {
 }
 
 /**
- * The fetch-like seam every provider talks through (DESIGN.md: inject the transport). On Workers it is
+ * The fetch-like seam every provider talks through (docs/architecture.md: inject the transport). On Workers it is
  * the global `fetch`; on Node and Lambda a `node:http2` session satisfies it, since APNs speaks HTTP/2
  * only. Providers never touch the global `fetch` themselves, so tests hand them canned responses.
  * @see https://developer.mozilla.org/docs/Web/API/Window/fetch

@@ -14,7 +14,7 @@ export interface ProviderDependencies {
   readonly now: () => number;
 }
 
-/** The variable a key came from, as PROTOCOL.md section 8 names it, for the error that stops start-up. */
+/** The variable a key came from, as docs/protocol.md section 8 names it, for the error that stops start-up. */
 function keyVariable(appId: string, provider: ProviderId): string {
   if (appId === DEFAULT_APP) return provider === "apns" ? "APNS_PRIVATE_KEY" : "FCM_SERVICE_ACCOUNT";
   return provider === "apns" ? `APPS (${appId}.apns)` : `APPS (${appId}.fcm.serviceAccount)`;
@@ -52,7 +52,7 @@ async function buildAppProviders(
 /**
  * Builds one APNs and one FCM provider per configured app, importing every private key once, so
  * that a key that does not import stops start-up with a {@link ConfigError} naming its variable
- * (PROTOCOL.md section 8). Apps that configure neither provider still exist.
+ * (docs/protocol.md section 8). Apps that configure neither provider still exist.
  * @see https://developer.apple.com/documentation/usernotifications/establishing-a-token-based-connection-to-apns
  * @see https://firebase.google.com/docs/cloud-messaging/auth-server
  */

@@ -1,4 +1,4 @@
-/** The base64 length of the 12-byte IV every encrypted push seen in the wild carries (PROTOCOL.md 6.4). */
+/** The base64 length of the 12-byte IV every encrypted push seen in the wild carries (docs/protocol.md 6.4). */
 export const TYPICAL_IV_BASE64_LENGTH = 16;
 
 /** Longest summary body forwarded in a plain push, in code points: a preview, not the message. */

@@ -21,7 +21,7 @@ function readShared(text: string | null, now: number): MintedCredential | undefi
 }
 
 /**
- * Provider credentials shared between Worker isolates through KV, best effort (DESIGN.md): each
+ * Provider credentials shared between Worker isolates through KV, best effort (docs/architecture.md): each
  * isolate keeps its own single-flight memory cache and, before minting, looks for a credential another
  * isolate minted and wrote under `cred:{key}` (docs/storage.md). KV has no compare-and-set, so two
  * isolates may still mint at the same moment; what this removes is one mint per isolate per lifetime,

@@ -34,7 +34,7 @@ export interface NodeServerTimeouts {
 export const DEFAULT_TIMEOUTS: NodeServerTimeouts = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 };
 
 export interface NodeGatewayOptions {
-  /** The variables of PROTOCOL.md section 8 plus `PORT` and `HOST`; default `process.env`. */
+  /** The variables of docs/protocol.md section 8 plus `PORT` and `HOST`; default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Overrides `PORT` (0 picks a free port). */
   readonly port?: number;

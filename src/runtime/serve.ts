@@ -11,7 +11,7 @@ import { type RunningNodeGateway, startNodeGateway } from "./node";
 export const DEFAULT_STORE_PATH = "data/registrations.sqlite";
 
 export interface ServeOptions {
-  /** PROTOCOL.md section 8 plus `XMPP_COMPONENT_SERVICE`, `XMPP_COMPONENT_SECRET`, `STORE_PATH`, `PORT`, `HOST`. */
+  /** docs/protocol.md section 8 plus `XMPP_COMPONENT_SERVICE`, `XMPP_COMPONENT_SECRET`, `STORE_PATH`, `PORT`, `HOST`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Overrides `PORT` (0 picks a free port). */
   readonly port?: number;

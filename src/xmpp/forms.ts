@@ -61,7 +61,7 @@ export interface FieldSpec {
 
 /**
  * Builds a `<x xmlns='jabber:x:data'>` form. Multi-valued fields must be typed `list-multi`: Siskin's
- * library reads untyped fields as single-valued (PROTOCOL.md 3.2).
+ * library reads untyped fields as single-valued (docs/protocol.md 3.2).
  */
 export function buildDataForm(
   type: "form" | "result" | "submit",

@@ -77,7 +77,7 @@ function readSummary(notification: XmlElement): Result<DataForm | undefined, str
 }
 
 /**
- * Reads the `<notification xmlns='urn:xmpp:push:0'>` of a publish in any dialect of PROTOCOL.md
+ * Reads the `<notification xmlns='urn:xmpp:push:0'>` of a publish in any dialect of docs/protocol.md
  * section 4: the XEP-0357 summary (Prosody, ejabberd, possibly empty), Tigase encrypted and extras.
  * @see https://xmpp.org/extensions/xep-0357.html#publishing
  */

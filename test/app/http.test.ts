@@ -3,7 +3,7 @@ import { GATEWAY_TOKEN, makeHarness, PUSH_JID } from "./harness";
 
 const PING = `<iq type='get' from='montague.example' to='${PUSH_JID}' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>`;
 
-describe("POST /xmpp (PROTOCOL.md 2)", () => {
+describe("POST /xmpp (docs/protocol.md 2)", () => {
   it("requires the bearer token", async () => {
     const h = makeHarness();
     expect((await h.post(PING, { authorization: "" })).status).toBe(401);

@@ -16,7 +16,7 @@ async function registered(h: Harness): Promise<string> {
   return formField(await h.iq(registerDeviceIq({})), "node")?.values[0] ?? "";
 }
 
-describe("replies to provider outcomes (PROTOCOL.md 5)", () => {
+describe("replies to provider outcomes (docs/protocol.md 5)", () => {
   it("answers an empty result when the provider accepted the push", async () => {
     const h = makeHarness();
     const node = await registered(h);

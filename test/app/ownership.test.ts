@@ -17,7 +17,7 @@ import {
 } from "./harness";
 
 /**
- * The attacks of the security review (PROTOCOL.md section 2, "Ownership" and "Cost"), each kept as a
+ * The attacks of the security review (docs/protocol.md section 2, "Ownership" and "Cost"), each kept as a
  * test on every Node-side store; test/worker/ownership.test.ts runs them on KV with the Durable Object.
  */
 const STORES: ReadonlyArray<readonly [string, () => RegistrationStore]> = [

@@ -23,7 +23,7 @@ async function p2Registration(h: Harness): Promise<{ node: string; secret: strin
   return { node: formField(reply, "node")?.values[0] ?? "", secret: formField(reply, "secret")?.values[0] ?? "" };
 }
 
-describe("publish dialects (PROTOCOL.md 4)", () => {
+describe("publish dialects (docs/protocol.md 4)", () => {
   it("reads the XEP-0357 summary example: sender, body, count, high priority; ignores unknown elements", async () => {
     const h = makeHarness();
     const node = await tigaseNode(h);
@@ -137,7 +137,7 @@ describe("publish dialects (PROTOCOL.md 4)", () => {
   });
 });
 
-describe("publish checks (PROTOCOL.md 3.3)", () => {
+describe("publish checks (docs/protocol.md 3.3)", () => {
   it("answers item-not-found for an unknown node without calling a provider", async () => {
     const h = makeHarness();
     expect(errorOf(await h.iq(publishIq({ node: "never-minted" })))).toBe("cancel/item-not-found");

@@ -24,7 +24,7 @@ export interface DeliveryContext {
 }
 
 /**
- * The delivery scenarios every gateway runtime passes against the fake APNs and FCM (PROTOCOL.md 5
+ * The delivery scenarios every gateway runtime passes against the fake APNs and FCM (docs/protocol.md 5
  * and 6), inside the caller's `describe`. `httpVersion` is what the runtime speaks to the providers:
  * 1.1 from local workerd, 2.0 from the Node entry.
  */

@@ -34,7 +34,7 @@ export interface FakeWorld {
   readonly serviceAccount: FakeServiceAccount;
   readonly apns: FakeApns;
   readonly fcm: FakeFcm;
-  /** The gateway's variables (PROTOCOL.md section 8) pointing at the fakes. */
+  /** The gateway's variables (docs/protocol.md section 8) pointing at the fakes. */
   readonly env: Readonly<Record<string, string>>;
   /** `{dir}/gateway.env`: {@link env} in the dotenv form `wrangler dev --env-file` reads. */
   readonly envFile: string;

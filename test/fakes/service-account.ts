@@ -34,7 +34,7 @@ export interface ServiceAccountOptions {
 
 /**
  * Makes a service account with a fresh RSA-2048 key whose `token_uri` points at the fake OAuth
- * endpoint (the gateway honours `token_uri`, PROTOCOL.md 6.2). Hand it to `FakeFcm.trust`.
+ * endpoint (the gateway honours `token_uri`, docs/protocol.md 6.2). Hand it to `FakeFcm.trust`.
  * @see https://developers.google.com/identity/protocols/oauth2/service-account#creatinganaccount
  */
 export function createServiceAccount(options: ServiceAccountOptions): FakeServiceAccount {

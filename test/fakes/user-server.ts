@@ -45,7 +45,7 @@ export function encryptedPublish(
   return xml;
 }
 
-/** What p2 clients put in FCM data `account`: lowercase hex SHA-1 of `bareJid + "\0" + deviceId` (PROTOCOL.md 6.2). */
+/** What p2 clients put in FCM data `account`: lowercase hex SHA-1 of `bareJid + "\0" + deviceId` (docs/protocol.md 6.2). */
 export function p2AccountHash(bareJid: string, deviceId: string): string {
   return createHash("sha1").update(`${bareJid}\u0000${deviceId}`).digest("hex");
 }

@@ -31,7 +31,7 @@ function errorOf(env: Record<string, unknown>): string | undefined {
   }
 }
 
-describe("parseConfig (PROTOCOL.md 8)", () => {
+describe("parseConfig (docs/protocol.md 8)", () => {
   it("has working defaults and offers no provider when none is set", () => {
     const config = parseConfig({});
     expect(config.pushJid).toBe("push.localhost");

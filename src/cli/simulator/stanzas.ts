@@ -6,7 +6,7 @@ import { NS } from "../../xmpp/namespaces";
 import type { XmlElement } from "../../xmpp/xml";
 import type { SimulatedProvider } from "./options";
 
-/** The `provider` values of `register-device` (PROTOCOL.md 3.2). */
+/** The `provider` values of `register-device` (docs/protocol.md 3.2). */
 export const TIGASE_PROVIDERS: Readonly<Record<SimulatedProvider, string>> = {
   apns: "tigase:messenger:apns:1",
   fcm: "tigase:messenger:fcm:1",
@@ -81,7 +81,7 @@ export interface EnableRequest {
 
 /**
  * The `<enable/>` a client sends its own server: the push service and node, the Tigase `<encrypt/>`
- * with its key and max-size, and this project's `<omemo deviceId/>` (PROTOCOL.md section 7).
+ * with its key and max-size, and this project's `<omemo deviceId/>` (docs/protocol.md section 7).
  * @see https://xmpp.org/extensions/xep-0357.html#enabling
  */
 export function enableElement(request: EnableRequest): XmlElement {

@@ -37,7 +37,7 @@ export function readApnsAnswer(response: ProviderResponse, nowMs: number): ApnsA
   };
 }
 
-/** Turns an APNs answer into the outcome of the push (PROTOCOL.md section 5). */
+/** Turns an APNs answer into the outcome of the push (docs/protocol.md section 5). */
 export function apnsOutcome(answer: ApnsAnswer): PushOutcome {
   if (answer.status >= 200 && answer.status < 300) return { kind: "delivered" };
   const reason = `APNs ${answer.status} ${answer.reason ?? "(no reason)"}`;

@@ -28,7 +28,7 @@ export interface ApnsPush {
 }
 
 export interface ApnsPushOptions {
-  /** The fallback push of PROTOCOL.md 6.4: no `encrypted`/`iv`, no summary, generic texts. */
+  /** The fallback push of docs/protocol.md 6.4: no `encrypted`/`iv`, no summary, generic texts. */
   readonly withoutEncrypted?: boolean;
 }
 
@@ -84,7 +84,7 @@ function collapseIdOf(notification: PushNotification): string | undefined {
 }
 
 /**
- * Builds the APNs push of a notification (PROTOCOL.md 4 and 6.1). Encrypted pushes carry only
+ * Builds the APNs push of a notification (docs/protocol.md 4 and 6.1). Encrypted pushes carry only
  * `account`, `encrypted` and `iv` beside generic alert texts (the summary, if the server sent one
  * too, is what it chose to encrypt); plain pushes carry `sender`, `body`, `nickname` and
  * `unread-messages` where the publish had them. A call goes to the PushKit token when there is one,
@@ -172,7 +172,7 @@ export function apnsHeaders(push: ApnsPush, topic: string, nowMs: number): Recor
 /**
  * How many bytes of base64 `encrypted` fit every encrypted push this registration may get: each
  * body limit minus the real envelope (the body built with an empty blob and a 16-character IV),
- * the smallest of message alert, call (VoIP or alert) and background (PROTOCOL.md 6.4).
+ * the smallest of message alert, call (VoIP or alert) and background (docs/protocol.md 6.4).
  */
 export function apnsMaxPayloadSize(registration: Registration): number {
   const probe = { data: "", iv: "A".repeat(TYPICAL_IV_BASE64_LENGTH) };

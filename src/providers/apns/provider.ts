@@ -32,7 +32,7 @@ type Attempt =
   | { readonly answered: false; readonly outcome: PushOutcome };
 
 /**
- * APNs over HTTP/2 with token authentication (PROTOCOL.md 6.1). Besides the one bounded retry the
+ * APNs over HTTP/2 with token authentication (docs/protocol.md 6.1). Besides the one bounded retry the
  * publish use case may make, it retries only twice, each time taking from the budget: in the sandbox
  * once when production says `BadDeviceToken`, and once after re-minting on `ExpiredProviderToken`.
  * @see https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns

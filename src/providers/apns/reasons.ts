@@ -17,7 +17,7 @@ const RESPONSES_DOC =
   "https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns";
 
 /**
- * Every `reason` APNs may answer, classified by PROTOCOL.md section 5 (which wins over the
+ * Every `reason` APNs may answer, classified by docs/protocol.md section 5 (which wins over the
  * fixture's `token_disposition` hints). `BadDeviceToken` is dead only after the one sandbox retry and
  * `ExpiredProviderToken` a misconfiguration only after the one re-mint: the provider does both first.
  * @see https://developer.apple.com/documentation/usernotifications/handling-notification-responses-from-apns

@@ -18,7 +18,7 @@ export interface FcmAddressing {
  * How the push names the account: the bare JID for token-style registrations; for p2 /
  * Conversations registrations (`style === 'device'`) the lowercase hex SHA-1 of
  * `account + "\u0000" + device`, never the JID, plus `channel` = SHA-1 of `muc + "\u0000" + device` for
- * a registration made for a MUC (PROTOCOL.md 6.2; Conversations matches these locally).
+ * a registration made for a MUC (docs/protocol.md 6.2; Conversations matches these locally).
  * @see https://github.com/iNPUTmice/p2
  */
 export async function fcmAddressing(registration: Registration): Promise<FcmAddressing> {

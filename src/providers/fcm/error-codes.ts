@@ -17,7 +17,7 @@ interface FcmCodeRule {
 const ERROR_CODE_DOC = "https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode";
 
 /**
- * Every FcmError `errorCode` of the HTTP v1 API, classified by PROTOCOL.md section 5 (which wins
+ * Every FcmError `errorCode` of the HTTP v1 API, classified by docs/protocol.md section 5 (which wins
  * over the fixture's hints). `INVALID_ARGUMENT` is dead only with an FcmError detail and no
  * `google.rpc.BadRequest` detail; {@link classifyFcmError} applies that rule.
  * @see https://firebase.google.com/docs/reference/fcm/rest/v1/ErrorCode

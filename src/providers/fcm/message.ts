@@ -18,12 +18,12 @@ export interface FcmMessage {
 }
 
 export interface FcmMessageOptions {
-  /** The fallback push of PROTOCOL.md 6.4: no `encrypted`/`iv`, no summary texts. */
+  /** The fallback push of docs/protocol.md 6.4: no `encrypted`/`iv`, no summary texts. */
   readonly withoutEncrypted?: boolean;
 }
 
 /**
- * The data of an FCM push (PROTOCOL.md 6.2), every value a string: `account` (and `channel`), then
+ * The data of an FCM push (docs/protocol.md 6.2), every value a string: `account` (and `channel`), then
  * for an encrypted push `encrypted`, `iv` and `type: "voip"` for a call; for a plain summary `sender`,
  * `body`, `nickname` and `unread-messages` where the publish had them; `unread-messages: "0"` for a
  * dismissal.

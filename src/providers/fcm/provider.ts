@@ -23,7 +23,7 @@ export interface FcmProviderOptions {
 }
 
 /**
- * FCM HTTP v1 with a service account (PROTOCOL.md 6.2): one `messages:send` request per push, taken
+ * FCM HTTP v1 with a service account (docs/protocol.md 6.2): one `messages:send` request per push, taken
  * from the budget; the OAuth token request in front of it is not. It never retries: the publish use
  * case makes the one bounded retry.
  * @see https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages/send

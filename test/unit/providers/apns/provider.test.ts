@@ -448,7 +448,7 @@ describe("ApnsProvider with every fixture body", () => {
     expect(files).toEqual(Object.keys(expected).sort());
   });
 
-  it.each(files)("answers %s as PROTOCOL.md section 5 says", async (file) => {
+  it.each(files)("answers %s as docs/protocol.md section 5 says", async (file) => {
     const status = Number(file.slice(5, 8));
     const body = readFixture(`apns/${file}`);
     const { provider, transport, clock } = await arrange();

@@ -25,7 +25,7 @@ describe("APNS_REASONS", () => {
     },
   );
 
-  it("kills the token only for the reasons PROTOCOL.md section 5 names", () => {
+  it("kills the token only for the reasons docs/protocol.md section 5 names", () => {
     const dead = table.filter(([, rule]) => rule.disposition === "token-dead").map(([reason]) => reason);
     expect(dead.sort()).toEqual(["BadDeviceToken", "DeviceTokenNotForTopic", "ExpiredToken", "Unregistered"]);
   });

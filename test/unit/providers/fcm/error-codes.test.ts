@@ -123,7 +123,7 @@ describe("classifyFcmError", () => {
     expect(files).toEqual(Object.keys(expected).sort());
   });
 
-  it.each(files)("classifies %s as PROTOCOL.md section 5 says", (file) => {
+  it.each(files)("classifies %s as docs/protocol.md section 5 says", (file) => {
     expect(classifyFcmError(Number(file.slice(7, 10)), readFixture(`fcm/${file}`)).disposition).toBe(expected[file]);
   });
 });
