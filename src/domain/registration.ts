@@ -1,6 +1,15 @@
-/** The push providers a registration can name. */
+/**
+ * The push providers a registration can name: the one list of provider ids in the domain, so that a
+ * stored record naming anything else reads as corrupt. Everything else about a provider lives in its
+ * folder and the registry (src/providers/registry.ts; docs/architecture.md section 4.1).
+ */
 export const PROVIDER_IDS = ["apns", "fcm"] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
+
+/** Whether `value` is one of {@link PROVIDER_IDS}. */
+export function isProviderId(value: unknown): value is ProviderId {
+  return PROVIDER_IDS.some((id) => id === value);
+}
 
 /** APNs environments; FCM has only one. */
 export type ApnsEnvironment = "production" | "sandbox";

@@ -1,6 +1,7 @@
 import type { ApnsEnvironment, ProviderId } from "../domain/registration";
 import { failure, type Result, success } from "../domain/result";
 import { ENCRYPTED_PUSH_FEATURES } from "../omemo/namespaces";
+import type { ProviderInfo } from "../ports/provider";
 import { badPayload, buildCommandReply, type CommandRequest } from "../xmpp/commands";
 import { element } from "../xmpp/element";
 import { buildDataForm, type DataForm, type FieldSpec, firstFormValue, formValue } from "../xmpp/forms";
@@ -9,13 +10,7 @@ import { NS } from "../xmpp/namespaces";
 import type { StanzaError } from "../xmpp/stanza";
 import type { XmlElement } from "../xmpp/xml";
 import type { GatewayDeps } from "./deps";
-import {
-  PROVIDER_FEATURES,
-  providerFromName,
-  type RegisterRefusal,
-  registerDevice,
-  unregisterDevice,
-} from "./register";
+import { type RegisterRefusal, registerDevice, unregisterDevice } from "./register";
 import { mintSessionId } from "./tokens";
 
 /** What a command's execution produced: a result form, an empty completion, or an error. */
@@ -29,7 +24,7 @@ interface CommandContext {
 }
 
 /** One ad-hoc command of the push service (docs/protocol.md 3.2). */
-interface CommandSpec {
+export interface CommandSpec {
   readonly node: string;
   readonly name: string;
   readonly fields: readonly FieldSpec[];
@@ -64,77 +59,86 @@ function readAppChoice(form: DataForm): Result<{ app?: string; environment?: Apn
   return success({ ...(app !== undefined ? { app } : {}), ...(environment !== undefined ? { environment } : {}) });
 }
 
-const TIGASE_DEVICE_FIELDS: readonly FieldSpec[] = [
-  {
-    var: "provider",
-    type: "list-single",
-    label: "Push provider",
-    required: true,
-    options: [PROVIDER_FEATURES.apns, PROVIDER_FEATURES.fcm],
-  },
-  { var: "device-token", type: "text-single", label: "Device token", required: true },
-];
+function tigaseDeviceFields(catalog: readonly ProviderInfo[]): readonly FieldSpec[] {
+  return [
+    {
+      var: "provider",
+      type: "list-single",
+      label: "Push provider",
+      required: true,
+      options: catalog.map((provider) => provider.feature),
+    },
+    { var: "device-token", type: "text-single", label: "Device token", required: true },
+  ];
+}
 
-function readTigaseDevice(form: DataForm): Result<{ provider: ProviderId; token: string }, StanzaError> {
+function readTigaseDevice(
+  form: DataForm,
+  providers: GatewayDeps["providers"],
+): Result<{ provider: ProviderId; token: string }, StanzaError> {
   const providerName = formValue(form, "provider");
   if (providerName === undefined) return failure(missing("provider"));
-  const provider = providerFromName(providerName);
+  const provider = providers.named(providerName)?.id;
   if (!provider) return failure(badRequest(`unknown provider ${providerName.slice(0, 64)}`));
   const token = formValue(form, "device-token");
   if (token === undefined) return failure(missing("device-token"));
   return success({ provider, token });
 }
 
-const registerTigase: CommandSpec = {
-  node: "register-device",
-  name: "Register device",
-  fields: [
-    ...TIGASE_DEVICE_FIELDS,
-    { var: "device-second-token", type: "text-single", label: "VoIP (PushKit) token" },
-    ...APP_FIELDS,
-  ],
-  async execute(context) {
-    const device = readTigaseDevice(context.form);
-    if (!device.ok) return device;
-    const { provider, token } = device.value;
-    const voipToken = formValue(context.form, "device-second-token");
-    const choice = readAppChoice(context.form);
-    if (!choice.ok) return choice;
-    const outcome = await registerDevice(context.deps, {
-      origin: "xmpp",
-      style: "token",
-      provider,
-      account: context.account,
-      device: token,
-      token,
-      ...(voipToken !== undefined ? { voipToken } : {}),
-      ...choice.value,
-      withSecret: false,
-    });
-    if (!outcome.ok) return failure(refused(outcome.error));
-    const { registration, maxPayloadSize } = outcome.value;
-    return success({
-      form: buildDataForm("result", [
-        { var: "node", type: "text-single", values: [registration.node] },
-        { var: "features", type: "list-multi", values: ENCRYPTED_PUSH_FEATURES },
-        { var: "max-payload-size", type: "text-single", values: [String(maxPayloadSize)] },
-      ]),
-    });
-  },
-};
+function registerTigase(catalog: readonly ProviderInfo[]): CommandSpec {
+  return {
+    node: "register-device",
+    name: "Register device",
+    fields: [
+      ...tigaseDeviceFields(catalog),
+      { var: "device-second-token", type: "text-single", label: "VoIP (PushKit) token" },
+      ...APP_FIELDS,
+    ],
+    async execute(context) {
+      const device = readTigaseDevice(context.form, context.deps.providers);
+      if (!device.ok) return device;
+      const { provider, token } = device.value;
+      const voipToken = formValue(context.form, "device-second-token");
+      const choice = readAppChoice(context.form);
+      if (!choice.ok) return choice;
+      const outcome = await registerDevice(context.deps, {
+        origin: "xmpp",
+        style: "token",
+        provider,
+        account: context.account,
+        device: token,
+        token,
+        ...(voipToken !== undefined ? { voipToken } : {}),
+        ...choice.value,
+        withSecret: false,
+      });
+      if (!outcome.ok) return failure(refused(outcome.error));
+      const { registration, maxPayloadSize } = outcome.value;
+      return success({
+        form: buildDataForm("result", [
+          { var: "node", type: "text-single", values: [registration.node] },
+          { var: "features", type: "list-multi", values: ENCRYPTED_PUSH_FEATURES },
+          { var: "max-payload-size", type: "text-single", values: [String(maxPayloadSize)] },
+        ]),
+      });
+    },
+  };
+}
 
-const unregisterTigase: CommandSpec = {
-  node: "unregister-device",
-  name: "Unregister device",
-  fields: [...TIGASE_DEVICE_FIELDS],
-  async execute(context) {
-    const device = readTigaseDevice(context.form);
-    if (!device.ok) return device;
-    const { provider, token } = device.value;
-    await unregisterDevice(context.deps, { style: "token", provider, account: context.account, device: token });
-    return success({});
-  },
-};
+function unregisterTigase(catalog: readonly ProviderInfo[]): CommandSpec {
+  return {
+    node: "unregister-device",
+    name: "Unregister device",
+    fields: tigaseDeviceFields(catalog),
+    async execute(context) {
+      const device = readTigaseDevice(context.form, context.deps.providers);
+      if (!device.ok) return device;
+      const { provider, token } = device.value;
+      await unregisterDevice(context.deps, { style: "token", provider, account: context.account, device: token });
+      return success({});
+    },
+  };
+}
 
 const DEVICE_ID_FIELDS = ["device-id", "android-id"] as const;
 
@@ -149,10 +153,10 @@ function p2Device(form: DataForm): Result<{ device: string; muc?: string }, Stan
   return success({ device, muc: bareJid(muc) });
 }
 
-function registerP2(provider: ProviderId): CommandSpec {
+function registerP2({ id: provider, title }: ProviderInfo): CommandSpec {
   return {
     node: `register-push-${provider}`,
-    name: `Register for ${provider === "fcm" ? "FCM" : "APNs"} push`,
+    name: `Register for ${title} push`,
     fields: [
       { var: "token", type: "text-single", label: "Device token", required: true },
       { var: "device-id", type: "text-single", label: "Device id", required: true },
@@ -189,10 +193,10 @@ function registerP2(provider: ProviderId): CommandSpec {
   };
 }
 
-function unregisterP2(provider: ProviderId): CommandSpec {
+function unregisterP2({ id: provider, title }: ProviderInfo): CommandSpec {
   return {
     node: `unregister-push-${provider}`,
-    name: `Unregister from ${provider === "fcm" ? "FCM" : "APNs"} push`,
+    name: `Unregister from ${title} push`,
     fields: [
       { var: "device-id", type: "text-single", label: "Device id", required: true },
       { var: "muc", type: "jid-single", label: "Group chat (optional)" },
@@ -213,15 +217,25 @@ function unregisterP2(provider: ProviderId): CommandSpec {
   };
 }
 
-/** Every command the push service offers, in the order disco lists them. */
-export const COMMANDS: readonly CommandSpec[] = [
-  registerTigase,
-  unregisterTigase,
-  registerP2("fcm"),
-  registerP2("apns"),
-  unregisterP2("fcm"),
-  unregisterP2("apns"),
-];
+const built = new WeakMap<readonly ProviderInfo[], readonly CommandSpec[]>();
+
+/**
+ * Every command the push service offers for the providers of `catalog`, in the order disco lists them:
+ * Tigase's two, then p2's register and unregister per provider (docs/protocol.md section 3.2).
+ */
+export function commandsOf(catalog: readonly ProviderInfo[]): readonly CommandSpec[] {
+  let commands = built.get(catalog);
+  if (commands === undefined) {
+    commands = [
+      registerTigase(catalog),
+      unregisterTigase(catalog),
+      ...catalog.map(registerP2),
+      ...catalog.map(unregisterP2),
+    ];
+    built.set(catalog, commands);
+  }
+  return commands;
+}
 
 /**
  * Runs an ad-hoc command (XEP-0050) for the account of `from`. Without a form the command answers
@@ -235,7 +249,7 @@ export async function runCommand(
   serviceJid: string,
   command: CommandRequest,
 ): Promise<Result<XmlElement, StanzaError>> {
-  const spec = COMMANDS.find((candidate) => candidate.node === command.node);
+  const spec = commandsOf(deps.providers.catalog()).find((candidate) => candidate.node === command.node);
   if (!spec) return failure({ type: "cancel", condition: "item-not-found", text: "unknown command" });
   const sessionId = command.sessionId ?? mintSessionId(deps.randomBytes);
   if (command.action === "cancel")

@@ -1,11 +1,11 @@
 import type { ProviderId } from "../domain/registration";
 import { failure, type Result, success } from "../domain/result";
+import type { ProviderInfo } from "../ports/provider";
 import { element } from "../xmpp/element";
 import { NS } from "../xmpp/namespaces";
 import type { StanzaError } from "../xmpp/stanza";
 import type { XmlElement } from "../xmpp/xml";
-import { COMMANDS } from "./commands";
-import { PROVIDER_FEATURES } from "./register";
+import { commandsOf } from "./commands";
 
 const SERVICE_FEATURES = [
   NS.push,
@@ -25,9 +25,14 @@ const ITEM_NOT_FOUND: StanzaError = { type: "cancel", condition: "item-not-found
  * command nodes (identity automation/command-node, XEP-0050 section 2.2).
  * @see https://xmpp.org/extensions/xep-0357.html#disco
  */
-export function discoInfo(node: string | undefined, offered: readonly ProviderId[]): Result<XmlElement, StanzaError> {
+export function discoInfo(
+  node: string | undefined,
+  offered: readonly ProviderId[],
+  catalog: readonly ProviderInfo[],
+): Result<XmlElement, StanzaError> {
   if (node === undefined || node === "") {
-    const features = [...SERVICE_FEATURES, ...offered.map((provider) => PROVIDER_FEATURES[provider])];
+    const offeredFeatures = catalog.filter((provider) => offered.includes(provider.id)).map((p) => p.feature);
+    const features = [...SERVICE_FEATURES, ...offeredFeatures];
     return success(
       element("query", { xmlns: NS.discoInfo }, [
         element("identity", { category: "pubsub", type: "push", name: "XMPP push gateway" }),
@@ -35,7 +40,7 @@ export function discoInfo(node: string | undefined, offered: readonly ProviderId
       ]),
     );
   }
-  const command = COMMANDS.find((candidate) => candidate.node === node);
+  const command = commandsOf(catalog).find((candidate) => candidate.node === node);
   if (command)
     return success(
       element("query", { xmlns: NS.discoInfo, node }, [
@@ -57,14 +62,20 @@ export function discoInfo(node: string | undefined, offered: readonly ProviderId
  * Answers disco#items: the command list for `node='http://jabber.org/protocol/commands'` (XEP-0050
  * section 2.2), echoing the node; no items otherwise.
  */
-export function discoItems(node: string | undefined, serviceJid: string): Result<XmlElement, StanzaError> {
+export function discoItems(
+  node: string | undefined,
+  serviceJid: string,
+  catalog: readonly ProviderInfo[],
+): Result<XmlElement, StanzaError> {
   if (node === undefined || node === "") return success(element("query", { xmlns: NS.discoItems }));
   if (node !== NS.commands) return failure(ITEM_NOT_FOUND);
   return success(
     element(
       "query",
       { xmlns: NS.discoItems, node },
-      COMMANDS.map((command) => element("item", { jid: serviceJid, node: command.node, name: command.name })),
+      commandsOf(catalog).map((command) =>
+        element("item", { jid: serviceJid, node: command.node, name: command.name }),
+      ),
     ),
   );
 }

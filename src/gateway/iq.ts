@@ -24,9 +24,13 @@ async function route(deps: GatewayDeps, iq: RequestIq, serviceJid: string): Prom
   const key = `${payload.ns} ${payload.name}`;
   switch (key) {
     case `${NS.discoInfo} query`:
-      return iq.type === "get" ? discoInfo(attribute(payload, "node"), deps.providers.offered()) : wrongType("get");
+      return iq.type === "get"
+        ? discoInfo(attribute(payload, "node"), deps.providers.offered(), deps.providers.catalog())
+        : wrongType("get");
     case `${NS.discoItems} query`:
-      return iq.type === "get" ? discoItems(attribute(payload, "node"), serviceJid) : wrongType("get");
+      return iq.type === "get"
+        ? discoItems(attribute(payload, "node"), serviceJid, deps.providers.catalog())
+        : wrongType("get");
     case `${NS.ping} ping`:
       return iq.type === "get" ? success(undefined) : wrongType("get");
     case `${NS.commands} command`: {

@@ -87,9 +87,10 @@ async function sendWithRetry(
   return provider.send(request);
 }
 
-async function forget(deps: GatewayDeps, registration: Registration): Promise<PublishReply> {
+async function forget(deps: GatewayDeps, provider: PushProvider, registration: Registration): Promise<PublishReply> {
   try {
     await deps.store.delete(registration, "token-dead");
+    await provider.tokenDead?.(registration);
   } catch (error) {
     deps.log.log("error", "store-failure", {
       operation: "delete",
@@ -150,7 +151,7 @@ async function deliver(
         trace.outcome = "token-dead-stale";
         return WAIT;
       }
-      return forget(deps, registration);
+      return forget(deps, provider, registration);
     case "payload-rejected":
     case "retry-later":
     case "misconfigured":

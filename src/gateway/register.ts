@@ -1,6 +1,5 @@
 import type {
   ApnsEnvironment,
-  ProviderId,
   RegisterRequest,
   Registration,
   RegistrationIdentity,
@@ -115,7 +114,13 @@ export async function registerDevice(deps: GatewayDeps, input: RegisterInput): P
     });
   }
   if (outcome.kind === "gone") return failure(UNKNOWN_NODE);
-  const { registration } = outcome;
+  // A delivery route may attach what it needs (SNS: the platform endpoint) before the client is answered.
+  let { registration } = outcome;
+  if (provider.registered !== undefined) {
+    const routed = await provider.registered(registration);
+    if (routed !== registration) await deps.store.update(routed);
+    registration = routed;
+  }
   deps.log.log("info", outcome.kind === "refreshed" ? "registration-refreshed" : "registration-created", {
     node: redact(registration.node),
     provider: registration.provider,
@@ -141,6 +146,7 @@ export async function unregisterDevice(deps: GatewayDeps, identity: Registration
   const existing = await deps.store.findByIdentity(identity);
   if (!existing) return false;
   await deps.store.delete(existing, "unregistered");
+  await deps.providers.get(existing.app, existing.provider)?.unregistered?.(existing);
   deps.log.log("info", "registration-deleted", {
     node: redact(existing.node),
     provider: existing.provider,
@@ -165,28 +171,7 @@ export async function unregisterRestRegistration(
   if (registration.origin !== "rest" || !registration.secured) return false;
   if (!constantTimeEqual(secret, await deps.keys.publishSecret(node))) return false;
   await deps.store.delete(registration, "unregistered");
+  await deps.providers.get(registration.app, registration.provider)?.unregistered?.(registration);
   deps.log.log("info", "registration-deleted", { node: redact(node), reason: "unregistered", via: "rest" });
   return true;
-}
-
-/** The provider feature ids clients look for (Siskin requires the APNs one; FCM's is this project's own). */
-export const PROVIDER_FEATURES: Readonly<Record<ProviderId, string>> = {
-  apns: "tigase:messenger:apns:1",
-  fcm: "tigase:messenger:fcm:1",
-};
-
-/** Maps the provider names clients send to a provider id (docs/protocol.md 3.1 and 3.2). */
-export function providerFromName(name: string): ProviderId | undefined {
-  switch (name) {
-    case "apns":
-    case "tigase:messenger:apns:1":
-      return "apns";
-    case "fcm":
-    case "fcm-xmpp-api":
-    case "fcm-http-v1":
-    case "tigase:messenger:fcm:1":
-      return "fcm";
-    default:
-      return undefined;
-  }
 }

@@ -93,7 +93,7 @@ export function createApp(deps: GatewayDeps, options: AppOptions = {}): Hono {
     if (app === undefined) return c.json({ error: "API credential required" }, 401, { "www-authenticate": "Bearer" });
     const json = await readJson(c.req.raw);
     if (!json.ok) return c.json({ error: "body must be JSON", field: "body" }, 400);
-    const input = parseRestRegistration(json.value);
+    const input = parseRestRegistration(json.value, deps.providers);
     if (!input.ok) return c.json(input.error, 400);
     const answer = await registerOverRest(deps, app, input.value);
     return c.json(answer.body, answer.status);

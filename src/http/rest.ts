@@ -1,7 +1,7 @@
 import type { ApnsEnvironment, ProviderId } from "../domain/registration";
 import { failure, type Result, success } from "../domain/result";
 import type { GatewayDeps } from "../gateway/deps";
-import { providerFromName, registerDevice, unregisterDevice } from "../gateway/register";
+import { registerDevice, unregisterDevice } from "../gateway/register";
 import { constantTimeEqual } from "../gateway/tokens";
 import { bareJid, parseJid } from "../xmpp/jid";
 
@@ -42,10 +42,13 @@ const OPTIONAL_FIELDS = ["voipToken", "environment", "app", "deviceId", "node", 
 /**
  * Checks the body of `POST /v1/registrations` (docs/protocol.md section 2), naming the first bad field.
  */
-export function parseRestRegistration(body: unknown): Result<RestRegistration, FieldError> {
+export function parseRestRegistration(
+  body: unknown,
+  providers: GatewayDeps["providers"],
+): Result<RestRegistration, FieldError> {
   if (!isRecord(body)) return failure({ error: "body must be a JSON object", field: "body" });
-  const provider = typeof body.provider === "string" ? providerFromName(body.provider) : undefined;
-  if (provider === undefined) return failure({ error: "provider must be apns or fcm", field: "provider" });
+  const provider = typeof body.provider === "string" ? providers.named(body.provider)?.id : undefined;
+  if (provider === undefined) return failure({ error: "provider is not one this gateway knows", field: "provider" });
   const token = optionalText(body, "token");
   if (!token.ok) return token;
   if (token.value === undefined || /\s/.test(token.value))
@@ -150,7 +153,7 @@ export async function unregisterOverRest(deps: GatewayDeps, body: unknown): Prom
   const account = typeof body.account === "string" ? parseJid(body.account) : undefined;
   if (!account || account.local === undefined)
     return failure({ error: "account must be a user JID", field: "account" });
-  const provider = typeof body.provider === "string" ? providerFromName(body.provider) : undefined;
+  const provider = typeof body.provider === "string" ? deps.providers.named(body.provider)?.id : undefined;
   if (!provider) return failure({ error: "unknown provider", field: "provider" });
   const token = body["device-token"];
   if (typeof token !== "string" || token === "" || token.length > 4096)

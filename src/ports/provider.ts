@@ -13,10 +13,37 @@ export interface PushRequest {
 }
 
 /**
+ * What the use cases know of a provider, from its descriptor (docs/architecture.md section 4.1): enough to
+ * offer its commands and disco feature and to read the names clients send, without naming it in code.
+ */
+export interface ProviderInfo {
+  readonly id: ProviderId;
+  /** For humans: command names ("Register for APNs push"). */
+  readonly title: string;
+  /** The disco feature clients look for (Siskin requires `tigase:messenger:apns:1`). */
+  readonly feature: string;
+  /** Every name a client may send for it in a `provider` field (the feature included). */
+  readonly names: readonly string[];
+}
+
+/**
+ * What a delivery route may need to do when a registration comes or goes (docs/architecture.md
+ * section 4.2): the SNS route creates and deletes platform endpoints; direct delivery needs nothing.
+ */
+export interface RouteHooks {
+  /** After a registration was made or refreshed; may return it with route data (an endpoint) to store. */
+  registered?(registration: Registration): Promise<Registration>;
+  /** After a registration was unregistered. */
+  unregistered?(registration: Registration): Promise<void>;
+  /** After a registration was deleted because the provider said its token is dead. */
+  tokenDead?(registration: Registration): Promise<void>;
+}
+
+/**
  * One push platform behind one interface (Sygnal's pushkins, p2's PushService): the publish use case
  * never branches on APNs vs FCM vs SNS.
  */
-export interface PushProvider {
+export interface PushProvider extends RouteHooks {
   readonly id: ProviderId;
   /** Sends one push; only programming faults throw, everything the provider says is an outcome. */
   send(request: PushRequest): Promise<PushOutcome>;
@@ -35,4 +62,8 @@ export interface ProviderDirectory {
   offered(): readonly ProviderId[];
   /** Whether the app exists. */
   hasApp(app: string): boolean;
+  /** Every provider this gateway knows (configured or not), in the order commands are listed. */
+  catalog(): readonly ProviderInfo[];
+  /** The provider a client means by `name` (`apns`, `tigase:messenger:apns:1`, `fcm-http-v1`, …). */
+  named(name: string): ProviderInfo | undefined;
 }

@@ -1,10 +1,4 @@
-import {
-  type ApnsEnvironment,
-  type IdentityStyle,
-  PROVIDER_IDS,
-  type ProviderId,
-  type Registration,
-} from "../domain/registration";
+import { type ApnsEnvironment, type IdentityStyle, isProviderId, type Registration } from "../domain/registration";
 
 /**
  * Version of the stored registration record. 2: REST registrations carry `origin`, and the publish
@@ -71,10 +65,6 @@ function isStyle(value: unknown): value is IdentityStyle {
   return value === "token" || value === "device";
 }
 
-function isProvider(value: unknown): value is ProviderId {
-  return PROVIDER_IDS.some((id) => id === value);
-}
-
 function isEnvironment(value: unknown): value is ApnsEnvironment {
   return value === "production" || value === "sandbox";
 }
@@ -98,7 +88,7 @@ export function decodeRegistration(text: string | null | undefined, node?: strin
   const muc = optionalString(record, "muc");
   const voipToken = optionalString(record, "voipToken");
   const endpointArn = optionalString(record, "endpointArn");
-  if (!isStyle(style) || !isProvider(provider) || typeof secured !== "boolean") return undefined;
+  if (!isStyle(style) || !isProviderId(provider) || typeof secured !== "boolean") return undefined;
   if (origin !== undefined && origin !== "rest") return undefined;
   if (environment !== undefined && !isEnvironment(environment)) return undefined;
   if (account === undefined || device === undefined || token === undefined || app === undefined) return undefined;

@@ -1,6 +1,13 @@
 import type { PushOutcome } from "../../src/domain";
 import type { ProviderId, Registration } from "../../src/domain/registration";
 import type { ProviderDirectory, PushProvider, PushRequest } from "../../src/ports";
+import { providerCatalog } from "../../src/providers/directory";
+
+/** The real catalog of the registry: commands, disco and REST names as the gateway has them. */
+function providerCatalogMethods(): Pick<ProviderDirectory, "catalog" | "named"> {
+  const { catalog, named } = providerCatalog();
+  return { catalog: () => catalog, named };
+}
 
 /**
  * A provider whose answers a test programs: a queue of outcomes (default: delivered), a record of
@@ -44,5 +51,6 @@ export function programmableDirectory(
       return [...ids].sort();
     },
     hasApp: (app) => Object.hasOwn(apps, app),
+    ...providerCatalogMethods(),
   };
 }

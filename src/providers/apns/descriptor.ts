@@ -1,0 +1,19 @@
+import type { ApnsAppConfig } from "../../config";
+import { describeProvider } from "../descriptor";
+import { ApnsProvider } from "./provider";
+
+/**
+ * APNs (docs/protocol.md section 6.1): token authentication with the app's .p8 key, delivered
+ * directly over HTTP/2. Siskin looks for the feature `tigase:messenger:apns:1`.
+ * @see https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
+ */
+export const APNS = describeProvider<ApnsAppConfig>({
+  info: { id: "apns", title: "APNs", feature: "tigase:messenger:apns:1", names: ["apns", "tigase:messenger:apns:1"] },
+  settings: (app) => app.apns,
+  route: (settings) => settings.via,
+  routeVariable: "APNS_VIA",
+  privateKey: (settings) => settings.privateKey,
+  keyAlgorithm: "ES256",
+  keyVariable: { default: "APNS_PRIVATE_KEY", apps: (appId) => `APPS (${appId}.apns)` },
+  routes: { direct: (app, signingKey, deps) => new ApnsProvider({ app, signingKey, ...deps }) },
+});
