@@ -1,4 +1,4 @@
-import type { ApnsEnvironment } from "./domain/registration";
+import type { ApnsEnvironment, ProviderId } from "./domain/registration";
 
 /** A configuration variable that is set but unusable. Start-up stops with its message. */
 export class ConfigError extends Error {
@@ -14,39 +14,23 @@ export class ConfigError extends Error {
 /** How a provider is reached. */
 export type ProviderRoute = "direct" | "sns";
 
-/** APNs token authentication of one app (docs/protocol.md 6.1). */
-export interface ApnsAppConfig {
-  readonly teamId: string;
-  readonly keyId: string;
-  /** The .p8 key, PKCS #8 PEM. */
-  readonly privateKey: string;
-  /** The app's bundle id; VoIP pushes go to `{topic}.voip`. */
-  readonly topic: string;
-  readonly environment: ApnsEnvironment;
-  readonly endpoint: string;
-  readonly sandboxEndpoint: string;
-  readonly via: ProviderRoute;
+/**
+ * How one provider reads its settings (docs/architecture.md section 4.1): from the single-app variables
+ * of the default app, and from its part of an `APPS` entry. Each provider's descriptor has one; the
+ * configuration stores what it returns and hands it back to the same descriptor.
+ */
+export interface ProviderConfigReader {
+  readonly id: ProviderId;
+  /** The default app's settings, or undefined when none of its variables is set. */
+  fromEnvironment(env: ConfigSource): object | undefined;
+  /** Its settings in an `APPS` entry (the variables give what every app shares, such as endpoints). */
+  fromAppsEntry(entry: Readonly<Record<string, unknown>>, appId: string, env: ConfigSource): object | undefined;
 }
 
-/** The fields of a Google service-account JSON the gateway uses (docs/protocol.md 6.2). */
-export interface ServiceAccount {
-  readonly project_id: string;
-  readonly client_email: string;
-  readonly private_key: string;
-  readonly token_uri: string;
-}
-
-export interface FcmAppConfig {
-  readonly serviceAccount: ServiceAccount;
-  readonly endpoint: string;
-  readonly via: ProviderRoute;
-}
-
-/** One app on the gateway: its id and the providers it configures. */
+/** One app on the gateway: its id and the settings of each provider it configures, by provider id. */
 export interface AppConfig {
   readonly id: string;
-  readonly apns?: ApnsAppConfig;
-  readonly fcm?: FcmAppConfig;
+  readonly settings: ReadonlyMap<ProviderId, object>;
 }
 
 /** Bounds on what callers may make the gateway keep and do (docs/security.md). */
@@ -109,14 +93,16 @@ export function isDomainJid(value: string): boolean {
   return /^[^\s@/"&'<>:]+$/.test(value);
 }
 
-function optionalString(env: ConfigSource, name: string): string | undefined {
+/** A helper of the provider config readers (src/providers/<id>/config.ts). */
+export function optionalString(env: ConfigSource, name: string): string | undefined {
   const value = env[name];
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value !== "string") throw new ConfigError(name, "must be a string");
   return value;
 }
 
-function jsonValue(env: ConfigSource, name: string): unknown {
+/** A helper of the provider config readers (src/providers/<id>/config.ts). */
+export function jsonValue(env: ConfigSource, name: string): unknown {
   const value = env[name];
   if (value === undefined || value === null || value === "") return undefined;
   if (typeof value !== "string") return value;
@@ -127,17 +113,20 @@ function jsonValue(env: ConfigSource, name: string): unknown {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** A helper of the provider config readers (src/providers/<id>/config.ts). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function requireField(record: Record<string, unknown>, field: string, variable: string): string {
+/** A helper of the provider config readers (src/providers/<id>/config.ts). */
+export function requireField(record: Record<string, unknown>, field: string, variable: string): string {
   const value = record[field];
   if (typeof value !== "string" || value.trim() === "") throw new ConfigError(variable, `has no ${field}`);
   return value;
 }
 
-function parseUrl(value: string, variable: string): string {
+/** A helper of the provider config readers (src/providers/<id>/config.ts). */
+export function parseUrl(value: string, variable: string): string {
   let url: URL;
   try {
     url = new URL(value);
@@ -148,13 +137,15 @@ function parseUrl(value: string, variable: string): string {
   return value.replace(/\/+$/, "");
 }
 
-function parseEnvironment(value: unknown, variable: string): ApnsEnvironment {
+/** A helper of the provider config readers (src/providers/<id>/config.ts). */
+export function parseEnvironment(value: unknown, variable: string): ApnsEnvironment {
   if (value === undefined || value === null || value === "") return "production";
   if (value === "production" || value === "sandbox") return value;
   throw new ConfigError(variable, "must be production or sandbox");
 }
 
-function parseRoute(env: ConfigSource, name: string): ProviderRoute {
+/** A helper of the provider config readers (src/providers/<id>/config.ts). */
+export function parseRoute(env: ConfigSource, name: string): ProviderRoute {
   const value = optionalString(env, name) ?? "direct";
   if (value === "direct") return value;
   if (value === "sns") throw new ConfigError(name, "is sns, but the SNS route is not built yet: use direct");
@@ -168,7 +159,8 @@ const PEM_PRIVATE_KEY = new RegExp(
 );
 
 /** Checks that a PEM holds a PKCS #8 private key whose base64 decodes; the provider imports it. */
-function checkPkcs8(pem: string, variable: string): string {
+/** A helper of the provider config readers (src/providers/<id>/config.ts). */
+export function checkPkcs8(pem: string, variable: string): string {
   const normalized = pem.replace(/\\n/g, "\n");
   const match = PEM_PRIVATE_KEY.exec(normalized);
   if (!match?.[1]) throw new ConfigError(variable, `is not a PKCS #8 PEM private key (BEGIN ${PKCS8_LABEL})`);
@@ -180,129 +172,47 @@ function checkPkcs8(pem: string, variable: string): string {
   return normalized;
 }
 
-/** Parses a service-account JSON, checking the fields the gateway uses. */
-export function parseServiceAccount(value: unknown, variable: string): ServiceAccount {
-  if (!isRecord(value)) throw new ConfigError(variable, "must be a service-account JSON object");
-  const tokenUri = requireField(value, "token_uri", variable);
-  return {
-    project_id: requireField(value, "project_id", variable),
-    client_email: requireField(value, "client_email", variable),
-    private_key: checkPkcs8(requireField(value, "private_key", variable), variable),
-    token_uri: parseUrl(tokenUri, variable),
-  };
-}
-
-interface Endpoints {
-  readonly apns: string;
-  readonly apnsSandbox: string;
-  readonly fcm: string;
-  readonly apnsVia: ProviderRoute;
-  readonly fcmVia: ProviderRoute;
-}
-
-function parseDefaultApp(env: ConfigSource, endpoints: Endpoints): AppConfig {
-  const teamId = optionalString(env, "APNS_TEAM_ID");
-  const keyId = optionalString(env, "APNS_KEY_ID");
-  const privateKey = optionalString(env, "APNS_PRIVATE_KEY");
-  const topic = optionalString(env, "APNS_TOPIC");
-  const apnsNames = { APNS_TEAM_ID: teamId, APNS_KEY_ID: keyId, APNS_PRIVATE_KEY: privateKey, APNS_TOPIC: topic };
-  const apnsSet = Object.values(apnsNames).some((v) => v !== undefined);
-  let apns: ApnsAppConfig | undefined;
-  if (apnsSet) {
-    for (const [name, value] of Object.entries(apnsNames))
-      if (value === undefined) throw new ConfigError(name, "is missing (the other APNS_ variables are set)");
-    apns = {
-      teamId: teamId ?? "",
-      keyId: keyId ?? "",
-      privateKey: checkPkcs8(privateKey ?? "", "APNS_PRIVATE_KEY"),
-      topic: topic ?? "",
-      environment: parseEnvironment(env.APNS_ENVIRONMENT, "APNS_ENVIRONMENT"),
-      endpoint: endpoints.apns,
-      sandboxEndpoint: endpoints.apnsSandbox,
-      via: endpoints.apnsVia,
-    };
-  }
-  const account = jsonValue(env, "FCM_SERVICE_ACCOUNT");
-  const fcm: FcmAppConfig | undefined =
-    account === undefined
-      ? undefined
-      : {
-          serviceAccount: parseServiceAccount(account, "FCM_SERVICE_ACCOUNT"),
-          endpoint: endpoints.fcm,
-          via: endpoints.fcmVia,
-        };
-  return { id: DEFAULT_APP, ...(apns ? { apns } : {}), ...(fcm ? { fcm } : {}) };
-}
-
-function parseAppsEntry(entry: unknown, index: number, endpoints: Endpoints): AppConfig {
-  const where = `APPS[${index}]`;
+function parseAppsEntry(
+  entry: unknown,
+  index: number,
+  env: ConfigSource,
+  readers: readonly ProviderConfigReader[],
+): AppConfig {
   if (!isRecord(entry)) throw new ConfigError("APPS", `entry ${index} is not an object`);
   const id = entry.id;
   if (typeof id !== "string" || !/^[A-Za-z0-9._-]{1,100}$/.test(id))
     throw new ConfigError("APPS", `entry ${index} needs an id of letters, digits, '.', '_' or '-'`);
-  let apns: ApnsAppConfig | undefined;
-  if (entry.apns !== undefined) {
-    if (!isRecord(entry.apns)) throw new ConfigError("APPS", `${where}.apns is not an object`);
-    const variable = `APPS (${id}.apns)`;
-    apns = {
-      teamId: requireField(entry.apns, "teamId", variable),
-      keyId: requireField(entry.apns, "keyId", variable),
-      privateKey: checkPkcs8(requireField(entry.apns, "privateKey", variable), variable),
-      topic: requireField(entry.apns, "topic", variable),
-      environment: parseEnvironment(entry.apns.environment, variable),
-      endpoint: endpoints.apns,
-      sandboxEndpoint: endpoints.apnsSandbox,
-      via: endpoints.apnsVia,
-    };
+  const settings = new Map<ProviderId, object>();
+  for (const reader of readers) {
+    const read = reader.fromAppsEntry(entry, id, env);
+    if (read !== undefined) settings.set(reader.id, read);
   }
-  let fcm: FcmAppConfig | undefined;
-  if (entry.fcm !== undefined) {
-    if (!isRecord(entry.fcm)) throw new ConfigError("APPS", `${where}.fcm is not an object`);
-    let account = entry.fcm.serviceAccount;
-    if (typeof account === "string") {
-      try {
-        account = JSON.parse(account);
-      } catch {
-        throw new ConfigError("APPS", `${id}.fcm.serviceAccount is not valid JSON`);
-      }
-    }
-    fcm = {
-      serviceAccount: parseServiceAccount(account, `APPS (${id}.fcm.serviceAccount)`),
-      endpoint: endpoints.fcm,
-      via: endpoints.fcmVia,
-    };
-  }
-  return { id, ...(apns ? { apns } : {}), ...(fcm ? { fcm } : {}) };
+  return { id, settings };
 }
 
 /**
  * Parses the configuration of docs/protocol.md section 8 once, at start-up. A variable that is set but
  * invalid throws a {@link ConfigError} naming it; an unset provider is simply not offered.
  */
-export function parseConfig(env: ConfigSource): GatewayConfig {
+export function parseConfig(env: ConfigSource, readers: readonly ProviderConfigReader[]): GatewayConfig {
   const pushJid = optionalString(env, "PUSH_JID") ?? "push.localhost";
   if (!isDomainJid(pushJid)) throw new ConfigError("PUSH_JID", "must be a domain JID such as push.example.net");
-  const endpoints: Endpoints = {
-    apns: parseUrl(optionalString(env, "APNS_ENDPOINT") ?? "https://api.push.apple.com", "APNS_ENDPOINT"),
-    apnsSandbox: parseUrl(
-      optionalString(env, "APNS_SANDBOX_ENDPOINT") ?? "https://api.sandbox.push.apple.com",
-      "APNS_SANDBOX_ENDPOINT",
-    ),
-    fcm: parseUrl(optionalString(env, "FCM_ENDPOINT") ?? "https://fcm.googleapis.com", "FCM_ENDPOINT"),
-    apnsVia: parseRoute(env, "APNS_VIA"),
-    fcmVia: parseRoute(env, "FCM_VIA"),
-  };
+  const defaults = new Map<ProviderId, object>();
+  for (const reader of readers) {
+    const read = reader.fromEnvironment(env);
+    if (read !== undefined) defaults.set(reader.id, read);
+  }
   const apps = new Map<string, AppConfig>();
-  apps.set(DEFAULT_APP, parseDefaultApp(env, endpoints));
+  apps.set(DEFAULT_APP, { id: DEFAULT_APP, settings: defaults });
   const list = jsonValue(env, "APPS");
   if (list !== undefined) {
     if (!Array.isArray(list)) throw new ConfigError("APPS", "must be a JSON array");
     list.forEach((entry, index) => {
-      const app = parseAppsEntry(entry, index, endpoints);
+      const app = parseAppsEntry(entry, index, env, readers);
       if (app.id !== DEFAULT_APP && apps.has(app.id)) throw new ConfigError("APPS", `repeats the id ${app.id}`);
       const base = apps.get(app.id);
       // An APPS entry named "default" fills in what the single-app variables left unset.
-      apps.set(app.id, base ? { ...base, ...app } : app);
+      apps.set(app.id, base ? { id: app.id, settings: new Map([...base.settings, ...app.settings]) } : app);
     });
   }
   const maxBodyBytes = integerSetting(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, MAX_MAX_BODY_BYTES);

@@ -1,5 +1,5 @@
 import { type CryptoKey, importPKCS8 } from "jose";
-import { type AppConfig, ConfigError, DEFAULT_APP, type ProviderRoute } from "../config";
+import { type AppConfig, ConfigError, DEFAULT_APP, type ProviderConfigReader, type ProviderRoute } from "../config";
 import type { CredentialCache } from "../ports/credentials";
 import type { ProviderInfo, PushProvider } from "../ports/provider";
 import type { HttpTransport } from "../ports/transport";
@@ -21,6 +21,8 @@ export type RouteFactory<C> = (settings: C, signingKey: CryptoKey, deps: Provide
  */
 export interface ProviderDescriptor {
   readonly info: ProviderInfo;
+  /** How it reads its settings from the default app's variables and from `APPS` entries. */
+  readonly config: ProviderConfigReader;
   /** Builds the provider of `app`, or undefined when the app does not configure it. */
   create(app: AppConfig, deps: ProviderDependencies): Promise<PushProvider | undefined>;
 }
@@ -28,6 +30,7 @@ export interface ProviderDescriptor {
 /** How a descriptor reads its settings and key from an app, and the routes it can deliver over. */
 export interface DescriptorParts<C> {
   readonly info: ProviderInfo;
+  readonly config: ProviderConfigReader;
   /** Its settings in an app, if the app configures it. */
   readonly settings: (app: AppConfig) => C | undefined;
   readonly route: (settings: C) => ProviderRoute;
@@ -56,6 +59,7 @@ async function importKey(pem: string, algorithm: "ES256" | "RS256", variable: st
 export function describeProvider<C>(parts: DescriptorParts<C>): ProviderDescriptor {
   return {
     info: parts.info,
+    config: parts.config,
     async create(app, deps) {
       const settings = parts.settings(app);
       if (settings === undefined) return undefined;

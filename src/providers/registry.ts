@@ -1,3 +1,4 @@
+import { type ConfigSource, type GatewayConfig, parseConfig } from "../config";
 import { APNS } from "./apns/descriptor";
 import type { ProviderDescriptor } from "./descriptor";
 import { FCM } from "./fcm/descriptor";
@@ -7,3 +8,11 @@ import { FCM } from "./fcm/descriptor";
  * order their p2 commands are listed in disco: FCM first, as Conversations, the main p2 client, uses it.
  */
 export const PROVIDERS: readonly ProviderDescriptor[] = [FCM, APNS];
+
+/** The configuration of every registered provider, read once at start-up (docs/protocol.md section 8). */
+export function parseGatewayConfig(env: ConfigSource): GatewayConfig {
+  return parseConfig(
+    env,
+    PROVIDERS.map((descriptor) => descriptor.config),
+  );
+}

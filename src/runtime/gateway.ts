@@ -1,12 +1,12 @@
 import type { Hono } from "hono";
-import { ConfigError, type ConfigSource, type GatewayConfig, parseConfig } from "../config";
+import { ConfigError, type ConfigSource, type GatewayConfig } from "../config";
 import { type GatewayDeps, realSleep, webCryptoRandomBytes } from "../gateway/deps";
 import { createKeyring } from "../gateway/keys";
 import { type AppOptions, createApp } from "../http/app";
 import type { Logger } from "../log";
 import type { CredentialCache, HttpTransport } from "../ports";
 import type { RegistrationStore } from "../ports/store";
-import { createProviderDirectory, MemoryCredentialCache } from "../providers";
+import { createProviderDirectory, MemoryCredentialCache, parseGatewayConfig } from "../providers";
 
 /** What a runtime adapter supplies: where registrations live, how providers are reached, where logs go. */
 export interface RuntimeParts {
@@ -35,7 +35,7 @@ export interface Gateway {
  * (a bad one throws a ConfigError naming it), import the provider keys, wire the use cases.
  */
 export async function buildGateway(source: ConfigSource, parts: RuntimeParts): Promise<Gateway> {
-  const config = parseConfig(source);
+  const config = parseGatewayConfig(source);
   const now = parts.now ?? Date.now;
   const serverKey = config.serverKey ?? parts.serverKey?.(config);
   if (serverKey === undefined)
@@ -58,7 +58,7 @@ export async function buildGateway(source: ConfigSource, parts: RuntimeParts): P
   return { app: createApp(deps, parts.http?.(config) ?? {}), deps };
 }
 
-/** Copies a runtime's environment object into a plain record for {@link parseConfig}. */
+/** Copies a runtime's environment object into a plain record for {@link parseGatewayConfig}. */
 export function configSource(env: object): ConfigSource {
   const source: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(env)) source[name] = value;

@@ -1,11 +1,12 @@
 import type { Hono } from "hono";
-import { type GatewayConfig, parseConfig } from "../../src/config";
+import type { GatewayConfig } from "../../src/config";
 import type { GatewayDeps } from "../../src/gateway/deps";
 import { createKeyring } from "../../src/gateway/keys";
 import { createApp } from "../../src/http/app";
 import type { LogFields, LogLevel } from "../../src/log";
 import type { PushProvider } from "../../src/ports";
 import type { RegistrationStore } from "../../src/ports/store";
+import { parseGatewayConfig } from "../../src/providers/registry";
 import { MemoryRegistrationStore } from "../../src/store";
 import { childElement, childElements, parseXml, textOf, type XmlElement } from "../../src/xmpp";
 import { ProgrammableProvider, programmableDirectory } from "../fakes/programmable-provider";
@@ -60,7 +61,7 @@ export interface HarnessOptions {
 
 /** The app over the memory store and programmable providers, as the app-tier tests use it. */
 export function makeHarness(options: HarnessOptions = {}): Harness {
-  const config: GatewayConfig = parseConfig({ PUSH_JID, GATEWAY_TOKEN, ...options.env });
+  const config: GatewayConfig = parseGatewayConfig({ PUSH_JID, GATEWAY_TOKEN, ...options.env });
   const store = options.store ?? new MemoryRegistrationStore();
   const apns = new ProgrammableProvider("apns", options.apnsPayloadSize ?? 3000);
   const fcm = new ProgrammableProvider("fcm", 3500);

@@ -1,6 +1,9 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../src/config";
+import { ConfigError } from "../../src/config";
+import { apnsSettings } from "../../src/providers/apns/config";
+import { fcmSettings } from "../../src/providers/fcm/config";
+import { parseGatewayConfig } from "../../src/providers/registry";
 
 const ecPem = generateKeyPairSync("ec", { namedCurve: "P-256" })
   .privateKey.export({ type: "pkcs8", format: "pem" })
@@ -23,7 +26,7 @@ const ACCOUNT = {
 
 function errorOf(env: Record<string, unknown>): string | undefined {
   try {
-    parseConfig(env);
+    parseGatewayConfig(env);
     return undefined;
   } catch (error) {
     if (error instanceof ConfigError) return error.variable;
@@ -33,32 +36,39 @@ function errorOf(env: Record<string, unknown>): string | undefined {
 
 describe("parseConfig (docs/protocol.md 8)", () => {
   it("has working defaults and offers no provider when none is set", () => {
-    const config = parseConfig({});
+    const config = parseGatewayConfig({});
     expect(config.pushJid).toBe("push.localhost");
     expect(config.maxBodyBytes).toBe(65536);
-    expect(config.apps.get("default")).toEqual({ id: "default" });
+    expect(config.apps.get("default")).toEqual({ id: "default", settings: new Map() });
     expect(config.gatewayToken).toBeUndefined();
   });
 
   it("reads the single-app APNs and FCM variables into the default app", () => {
-    const config = parseConfig({ ...APNS, APNS_ENVIRONMENT: "sandbox", FCM_SERVICE_ACCOUNT: JSON.stringify(ACCOUNT) });
+    const config = parseGatewayConfig({
+      ...APNS,
+      APNS_ENVIRONMENT: "sandbox",
+      FCM_SERVICE_ACCOUNT: JSON.stringify(ACCOUNT),
+    });
     const app = config.apps.get("default");
-    expect(app?.apns).toMatchObject({
+    expect(app && apnsSettings(app)).toMatchObject({
       teamId: "TEAM123456",
       topic: "im.example",
       environment: "sandbox",
       endpoint: "https://api.push.apple.com",
     });
-    expect(app?.fcm?.serviceAccount.project_id).toBe("p");
+    expect(app && fcmSettings(app)?.serviceAccount.project_id).toBe("p");
   });
 
   it("accepts the service account as an object (wrangler.toml vars) and a PEM with escaped newlines", () => {
-    const config = parseConfig({ FCM_SERVICE_ACCOUNT: { ...ACCOUNT, private_key: rsaPem.replace(/\n/g, "\\n") } });
-    expect(config.apps.get("default")?.fcm?.serviceAccount.private_key).toContain("\n");
+    const config = parseGatewayConfig({
+      FCM_SERVICE_ACCOUNT: { ...ACCOUNT, private_key: rsaPem.replace(/\n/g, "\\n") },
+    });
+    const app = config.apps.get("default");
+    expect(app && fcmSettings(app)?.serviceAccount.private_key).toContain("\n");
   });
 
   it("reads APPS entries beside the default app", () => {
-    const config = parseConfig({
+    const config = parseGatewayConfig({
       APPS: JSON.stringify([
         {
           id: "im.example",
@@ -91,6 +101,6 @@ describe("parseConfig (docs/protocol.md 8)", () => {
   });
 
   it("says a route that is not built yet is not built yet", () => {
-    expect(() => parseConfig({ FCM_VIA: "sns" })).toThrow(/not built yet/);
+    expect(() => parseGatewayConfig({ FCM_VIA: "sns" })).toThrow(/not built yet/);
   });
 });

@@ -1,5 +1,5 @@
-import type { ApnsAppConfig } from "../../config";
 import { describeProvider } from "../descriptor";
+import { APNS_CONFIG, type ApnsAppConfig, apnsSettings } from "./config";
 import { ApnsProvider } from "./provider";
 
 /**
@@ -9,7 +9,8 @@ import { ApnsProvider } from "./provider";
  */
 export const APNS = describeProvider<ApnsAppConfig>({
   info: { id: "apns", title: "APNs", feature: "tigase:messenger:apns:1", names: ["apns", "tigase:messenger:apns:1"] },
-  settings: (app) => app.apns,
+  config: APNS_CONFIG,
+  settings: apnsSettings,
   route: (settings) => settings.via,
   routeVariable: "APNS_VIA",
   privateKey: (settings) => settings.privateKey,

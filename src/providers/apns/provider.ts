@@ -1,5 +1,4 @@
 import type { CryptoKey } from "jose";
-import type { ApnsAppConfig } from "../../config";
 import type { PushBudget } from "../../domain/budget";
 import type { PushOutcome } from "../../domain/outcome";
 import type { ApnsEnvironment, Registration } from "../../domain/registration";
@@ -10,6 +9,7 @@ import { BUDGET_SPENT } from "../budget-spent";
 import { utf8Length } from "../payload-measure";
 import { requestWithDeadline } from "../provider-request";
 import { type ApnsAnswer, apnsOutcome, readApnsAnswer } from "./answer";
+import type { ApnsAppConfig } from "./config";
 import { type ApnsPush, apnsBodyLimit, apnsHeaders, apnsMaxPayloadSize, buildApnsPush } from "./payload";
 import { apnsCredentialKey, mintApnsProviderToken } from "./provider-token";
 

@@ -1,9 +1,9 @@
 import { type CryptoKey, SignJWT } from "jose";
-import type { ServiceAccount } from "../../config";
 import { CredentialUnavailable, type MintedCredential } from "../../ports/credentials";
 import type { HttpTransport } from "../../ports/transport";
 import { parseJsonObject } from "../json-body";
 import { requestWithDeadline } from "../provider-request";
+import type { ServiceAccount } from "./config";
 
 /** The OAuth scope that lets a service account send FCM messages. */
 export const FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging";

@@ -1,5 +1,5 @@
-import type { FcmAppConfig } from "../../config";
 import { describeProvider } from "../descriptor";
+import { FCM_CONFIG, type FcmAppConfig, fcmSettings } from "./config";
 import { FcmProvider } from "./provider";
 
 /**
@@ -14,7 +14,8 @@ export const FCM = describeProvider<FcmAppConfig>({
     feature: "tigase:messenger:fcm:1",
     names: ["fcm", "fcm-xmpp-api", "fcm-http-v1", "tigase:messenger:fcm:1"],
   },
-  settings: (app) => app.fcm,
+  config: FCM_CONFIG,
+  settings: fcmSettings,
   route: (settings) => settings.via,
   routeVariable: "FCM_VIA",
   privateKey: (settings) => settings.serviceAccount.private_key,

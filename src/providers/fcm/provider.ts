@@ -1,5 +1,4 @@
 import type { CryptoKey } from "jose";
-import type { FcmAppConfig } from "../../config";
 import type { PushOutcome } from "../../domain/outcome";
 import type { Registration } from "../../domain/registration";
 import { type CredentialCache, CredentialUnavailable } from "../../ports/credentials";
@@ -9,6 +8,7 @@ import { BUDGET_SPENT } from "../budget-spent";
 import { type ProviderResponse, requestWithDeadline } from "../provider-request";
 import { parseRetryAfter } from "../retry-after";
 import { fcmCredentialKey, mintFcmAccessToken } from "./access-token";
+import type { FcmAppConfig } from "./config";
 import { fcmAddressing } from "./device-hash";
 import { classifyFcmError } from "./error-codes";
 import { buildFcmMessage, FCM_DATA_LIMIT, fcmDataSize, fcmMaxPayloadSize } from "./message";

@@ -1,9 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../../src/config";
+import { ConfigError } from "../../../src/config";
 import { ApnsProvider } from "../../../src/providers/apns/provider";
 import { createProviderDirectory } from "../../../src/providers/directory";
 import { FcmProvider } from "../../../src/providers/fcm/provider";
 import { MemoryCredentialCache } from "../../../src/providers/memory-credentials";
+import { parseGatewayConfig } from "../../../src/providers/registry";
 import { FakeTransport } from "../../fakes/transport";
 import { generateApnsKey, generateServiceAccountKey, ManualClock, serviceAccount } from "./provider-test-kit";
 
@@ -40,7 +41,7 @@ async function configErrorOf(promise: Promise<unknown>): Promise<ConfigError> {
 
 describe("createProviderDirectory", () => {
   it("builds one provider per configured app and provider", async () => {
-    const config = parseConfig({
+    const config = parseGatewayConfig({
       ...apnsVars(apnsPem),
       APPS: JSON.stringify([{ id: "im.other", fcm: { serviceAccount: serviceAccount(rsaPem) } }, { id: "im.empty" }]),
     });
@@ -56,7 +57,7 @@ describe("createProviderDirectory", () => {
   });
 
   it("offers nothing when no provider is configured", async () => {
-    const directory = await createProviderDirectory(parseConfig({}), deps());
+    const directory = await createProviderDirectory(parseGatewayConfig({}), deps());
     expect(directory.offered()).toEqual([]);
     expect(directory.hasApp("default")).toBe(true);
   });
@@ -65,23 +66,23 @@ describe("createProviderDirectory", () => {
     ["a key that is no key", NOT_A_KEY],
     ["an RSA key where APNs needs P-256", "rsa"],
   ])("stops start-up naming APNS_PRIVATE_KEY for %s", async (_name, pem) => {
-    const config = parseConfig(apnsVars(pem === "rsa" ? rsaPem : pem));
+    const config = parseGatewayConfig(apnsVars(pem === "rsa" ? rsaPem : pem));
     const error = await configErrorOf(createProviderDirectory(config, deps()));
     expect(error.variable).toBe("APNS_PRIVATE_KEY");
     expect(error.message).toContain("APNS_PRIVATE_KEY");
   });
 
   it("stops start-up naming FCM_SERVICE_ACCOUNT for a service-account key that does not import", async () => {
-    const config = parseConfig({ FCM_SERVICE_ACCOUNT: JSON.stringify(serviceAccount(NOT_A_KEY)) });
+    const config = parseGatewayConfig({ FCM_SERVICE_ACCOUNT: JSON.stringify(serviceAccount(NOT_A_KEY)) });
     expect((await configErrorOf(createProviderDirectory(config, deps()))).variable).toBe("FCM_SERVICE_ACCOUNT");
   });
 
   it("names the APPS entry whose key does not import", async () => {
     const apns = { teamId: "T", keyId: "K", privateKey: NOT_A_KEY, topic: "im.x" };
-    const config = parseConfig({ APPS: JSON.stringify([{ id: "im.x", apns }]) });
+    const config = parseGatewayConfig({ APPS: JSON.stringify([{ id: "im.x", apns }]) });
     expect((await configErrorOf(createProviderDirectory(config, deps()))).variable).toBe("APPS (im.x.apns)");
     const fcm = { serviceAccount: serviceAccount(NOT_A_KEY) };
-    const fcmConfig = parseConfig({ APPS: JSON.stringify([{ id: "im.y", fcm }]) });
+    const fcmConfig = parseGatewayConfig({ APPS: JSON.stringify([{ id: "im.y", fcm }]) });
     expect((await configErrorOf(createProviderDirectory(fcmConfig, deps()))).variable).toBe(
       "APPS (im.y.fcm.serviceAccount)",
     );

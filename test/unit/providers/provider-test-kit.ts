@@ -1,8 +1,9 @@
 import { generateKeyPairSync, type KeyObject, verify } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import type { ApnsAppConfig, FcmAppConfig, ServiceAccount } from "../../../src/config";
 import { PushBudget } from "../../../src/domain/budget";
 import type { Registration } from "../../../src/domain/registration";
+import type { ApnsAppConfig } from "../../../src/providers/apns/config";
+import type { FcmAppConfig, ServiceAccount } from "../../../src/providers/fcm/config";
 
 export const START = Date.parse("2026-05-01T12:00:00Z");
 

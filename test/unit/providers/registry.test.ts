@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../../src/config";
 import { commandsOf } from "../../../src/gateway/commands";
 import type { ProviderInfo, PushProvider } from "../../../src/ports/provider";
+import { APNS_CONFIG, apnsSettings } from "../../../src/providers/apns/config";
 import { describeProvider } from "../../../src/providers/descriptor";
 import { createProviderDirectory, providerCatalog } from "../../../src/providers/directory";
 import { MemoryCredentialCache } from "../../../src/providers/memory-credentials";
-import { PROVIDERS } from "../../../src/providers/registry";
+import { PROVIDERS, parseGatewayConfig } from "../../../src/providers/registry";
 import { FakeTransport } from "../../fakes/transport";
 import { generateApnsKey, ManualClock } from "./provider-test-kit";
 
@@ -13,7 +13,11 @@ import { generateApnsKey, ManualClock } from "./provider-test-kit";
 function thirdProvider(info: ProviderInfo, built: PushProvider[]) {
   return describeProvider<{ readonly privateKey: string; readonly via: "direct" | "sns" }>({
     info,
-    settings: (app) => (app.apns ? { privateKey: app.apns.privateKey, via: app.apns.via } : undefined),
+    config: APNS_CONFIG,
+    settings: (app) => {
+      const apns = apnsSettings(app);
+      return apns ? { privateKey: apns.privateKey, via: apns.via } : undefined;
+    },
     route: (settings) => settings.via,
     routeVariable: "THIRD_VIA",
     privateKey: (settings) => settings.privateKey,
@@ -49,7 +53,7 @@ describe("the provider registry", () => {
     const built: PushProvider[] = [];
     const descriptors = [thirdProvider(info, built)];
     const clock = new ManualClock();
-    const config = parseConfig({
+    const config = parseGatewayConfig({
       APNS_TEAM_ID: "TEAM123456",
       APNS_KEY_ID: "KEY7654321",
       APNS_PRIVATE_KEY: generateApnsKey().pem,

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../../src/config";
+import { ConfigError } from "../../../src/config";
+import { parseGatewayConfig } from "../../../src/providers/registry";
 import { Http2Transport } from "../../../src/runtime/http2-transport";
 import {
   createRegistrationStore,
@@ -20,7 +21,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("the Node entry's files", () => {
   it("creates the SQLite file readable by its user only", () => {
     const path = join(dir, "store", "registrations.sqlite");
-    const store = createRegistrationStore({ STORE_PATH: path }, parseConfig({}));
+    const store = createRegistrationStore({ STORE_PATH: path }, parseGatewayConfig({}));
     expect(store).toBeInstanceOf(SqliteRegistrationStore);
     (store as SqliteRegistrationStore).close();
     expect(statSync(path).mode & 0o777).toBe(0o600);

@@ -1,10 +1,10 @@
 import type { KeyObject } from "node:crypto";
 import { importPKCS8 } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ApnsAppConfig } from "../../../../src/config";
 import type { PushNotification } from "../../../../src/domain/notification";
 import type { Registration } from "../../../../src/domain/registration";
 import { type CredentialCache, CredentialUnavailable, type MintCredential } from "../../../../src/ports/credentials";
+import type { ApnsAppConfig } from "../../../../src/providers/apns/config";
 import { ApnsProvider } from "../../../../src/providers/apns/provider";
 import { APNS_PROVIDER_TOKEN_LIFETIME_MS } from "../../../../src/providers/apns/provider-token";
 import { APNS_REASONS, type ApnsReason } from "../../../../src/providers/apns/reasons";
