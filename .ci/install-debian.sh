@@ -1,11 +1,39 @@
 #!/bin/sh
-# Installs the Debian packages the end-to-end tests need, with one `apt-get update`:
+# Installs the Debian packages the tests need, with one `apt-get update`; `npm test` runs it first:
 # - prosody + prosody-modules (mod_cloud_notify): test/e2e/prosody*.test.ts start their own Prosody;
 # - ejabberd: test/e2e/ejabberd.test.ts starts its own node with `ejabberdctl foreground`, without epmd;
-# - chromium: test/e2e/device-page.test.ts drives /usr/bin/chromium headless through playwright-core.
+# - chromium: test/e2e/device-page.test.ts drives /usr/bin/chromium headless through playwright-core;
+# - openssl: test/fakes/certificate.ts makes the fakes' TLS certificates with the command.
 # The packaged services must not run: a policy-rc.d that answers 101 keeps invoke-rc.d from starting
 # them, and anything that started anyway is stopped, so nothing is left on 4369/5222/5269/5280/5347/5443.
+# When dpkg already has every package, apt is not touched at all: a repeated `npm test` stays fast,
+# needs no network and no sudo.
 set -eu
+
+PACKAGES="prosody prosody-modules ejabberd chromium openssl"
+
+verify() {
+  test -f /usr/lib/prosody/modules/mod_cloud_notify/mod_cloud_notify.lua
+  test -x /usr/sbin/ejabberdctl
+  test -x /usr/bin/chromium
+  echo "installed: prosody $(dpkg-query -W -f='${Version}' prosody), ejabberd $(dpkg-query -W -f='${Version}' ejabberd), $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
+}
+
+missing=""
+for package in $PACKAGES; do
+  # "ii" = wanted install, installed; anything else (absent, half-installed, config-files) needs apt.
+  case "$(dpkg-query -W -f='${db:Status-Abbrev}' "$package" 2>/dev/null || true)" in
+    ii*) ;;
+    *) missing="$missing $package" ;;
+  esac
+done
+
+if [ -z "$missing" ]; then
+  echo "debian packages: all installed ($PACKAGES), apt skipped"
+  verify
+  exit 0
+fi
+echo "debian packages: installing (missing:$missing)"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -19,8 +47,9 @@ if [ ! -e "$POLICY" ]; then
 fi
 
 $SUDO apt-get update
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends \
-  prosody prosody-modules ejabberd chromium
+# Through env: sudo's env_reset would drop a plain DEBIAN_FRONTEND=... prefix.
+# shellcheck disable=SC2086
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $PACKAGES
 
 if [ -n "$ADDED_POLICY" ]; then $SUDO rm -f "$POLICY"; fi
 
@@ -55,7 +84,4 @@ if pgrep -x epmd >/dev/null 2>&1 && ! epmd -names 2>/dev/null | grep -q '^name '
   done
 fi
 
-test -f /usr/lib/prosody/modules/mod_cloud_notify/mod_cloud_notify.lua
-test -x /usr/sbin/ejabberdctl
-test -x /usr/bin/chromium
-echo "installed: prosody $(dpkg-query -W -f='${Version}' prosody), ejabberd $(dpkg-query -W -f='${Version}' ejabberd), $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
+verify

@@ -1,23 +1,76 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Bridge, type BridgeOptions, type GatewayAnswer, type PostStanza, startBridge } from "../../../src/bridge";
-import type { LogLevel } from "../../../src/log";
-import { FakeComponentServer } from "./fake-component-server";
+import type { LogFields, LogLevel } from "../../../src/log";
+import { FakeComponentServer, type FakeConnection } from "./fake-component-server";
 
 const JID = "push.example.net";
 const SECRET = "component-secret";
 
-async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+// No test polls or sleeps: each awaits the event that proves what it waits for, either a log entry of
+// the bridge (it logs every connection step) or data arriving on the fake server's side of the stream.
+
+interface LogEntry {
+  readonly level: LogLevel;
+  readonly event: string;
+  readonly fields: LogFields;
+}
+
+type Match = (fields: LogFields) => boolean;
+
+/** The bridge's log, kept, with a way to await an entry. */
+class LogTap {
+  readonly entries: LogEntry[] = [];
+  private readonly waiters: { event: string; count: number; match: Match; resolve: () => void }[] = [];
+
+  readonly log = (level: LogLevel, event: string, fields: LogFields = {}): void => {
+    this.entries.push({ level, event, fields });
+    for (const waiter of this.waiters.filter((one) => one.event === event)) {
+      if (this.count(event, waiter.match) < waiter.count) continue;
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  };
+
+  /** How many times `event` was logged (with fields that `match`). */
+  count(event: string, match: Match = () => true): number {
+    return this.entries.filter((entry) => entry.event === event && match(entry.fields)).length;
   }
+
+  /** Resolves once `event` has been logged `count` times in all (with fields that `match`). */
+  logged(event: string, count = 1, match: Match = () => true): Promise<void> {
+    if (this.count(event, match) >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ event, count, match, resolve }));
+  }
+
+  events(): string[] {
+    return this.entries.map((entry) => entry.event);
+  }
+
+  clear(): void {
+    this.entries.length = 0;
+    this.waiters.length = 0;
+  }
+}
+
+/** Resolves once what the fake server received on `connection` satisfies `done` (checked on every chunk). */
+function received(connection: FakeConnection | undefined, done: (text: string) => boolean): Promise<void> {
+  if (!connection) throw new Error("no authenticated connection");
+  return new Promise((resolve) => {
+    // The fake's own "data" listener, added first, has appended the chunk when this one runs.
+    const check = () => {
+      if (!done(connection.received)) return;
+      connection.socket.off("data", check);
+      resolve();
+    };
+    connection.socket.on("data", check);
+    check();
+  });
 }
 
 describe("startBridge over a XEP-0114 stream", () => {
   let server = new FakeComponentServer(JID, SECRET);
   let bridge: Bridge | undefined;
-  const logs: { level: LogLevel; event: string }[] = [];
+  const tap = new LogTap();
   const posted: string[] = [];
 
   async function start(
@@ -31,7 +84,7 @@ describe("startBridge over a XEP-0114 stream", () => {
         secret,
         pushJid: JID,
       },
-      log: { log: (level, event) => logs.push({ level, event }) },
+      log: { log: tap.log },
       post: async (text, signal) => {
         posted.push(text);
         return post(text, signal);
@@ -43,11 +96,12 @@ describe("startBridge over a XEP-0114 stream", () => {
   }
 
   afterEach(async () => {
+    vi.useRealTimers();
     await bridge?.stop();
     bridge = undefined;
     await server?.stop();
     server = new FakeComponentServer(JID, SECRET);
-    logs.length = 0;
+    tap.clear();
     posted.length = 0;
   });
 
@@ -60,7 +114,7 @@ describe("startBridge over a XEP-0114 stream", () => {
       "<iq type='get' id='q1' from='montague.example' to='push.example.net'><ping xmlns='urn:xmpp:ping'/></iq>",
     );
 
-    await until(() => server.current?.received.includes(reply) === true, "the reply on the stream");
+    await received(server.current, (text) => text.includes(reply));
     expect(posted).toHaveLength(1);
     expect(posted[0]).toMatch(/^<iq /);
     expect(posted[0]).toContain('id="q1"');
@@ -78,10 +132,16 @@ describe("startBridge over a XEP-0114 stream", () => {
     );
     server.current?.socket.write("<iq type='set' id='s1' from='montague.example' to='push.example.net'><x/></iq>");
 
-    await until(
-      () => posted.length === 2 && started.inFlight === 0 && (server.current?.received ?? "").endsWith("</iq>"),
-      "both stanzas relayed and the reply written",
-    );
+    // The relay logs "stanza" once a stanza is settled: its reply written, or nothing to write.
+    await tap.logged("stanza", 2);
+    await received(server.current, (text) => text.endsWith("</iq>"));
+    expect(posted).toHaveLength(2);
+    expect(
+      tap.entries.filter((entry) => entry.event === "stanza").map(({ fields }) => [fields.kind, fields.reply]),
+    ).toEqual([
+      ["message", "none"],
+      ["iq", "wait"],
+    ]);
     expect(server.current?.received).toBe(
       "<iq type='error' id='s1' from='push.example.net' to='montague.example'><error type='wait'><internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
     );
@@ -94,48 +154,70 @@ describe("startBridge over a XEP-0114 stream", () => {
 
     first?.socket.destroy();
 
-    await until(() => server.current !== first && started.online, "a second authenticated connection");
-    expect(logs.map((entry) => entry.event)).toEqual(
-      expect.arrayContaining(["bridge-disconnected", "bridge-reconnect-scheduled"]),
-    );
-    expect(logs.filter((entry) => entry.event === "bridge-online")).toHaveLength(2);
+    await tap.logged("bridge-online", 2);
+    expect(started.online).toBe(true);
+    expect(server.current).not.toBe(first);
+    expect(tap.events()).toEqual(expect.arrayContaining(["bridge-disconnected", "bridge-reconnect-scheduled"]));
+    expect(tap.count("bridge-online")).toBe(2);
   });
 
   it("keeps retrying, without going online, when the server refuses the handshake", async () => {
     const started = await start(async () => ({ status: 204, body: "" }), { secret: "wrong" });
 
-    await until(() => server.connections.length >= 3, "three attempts");
+    // One "bridge-disconnected" per attempt, logged after the server answered (so accepted) it.
+    await tap.logged("bridge-disconnected", 3);
+    expect(server.connections.length).toBeGreaterThanOrEqual(3);
     expect(started.online).toBe(false);
-    expect(logs.map((entry) => entry.event)).toContain("bridge-stream-error");
+    expect(tap.events()).toContain("bridge-stream-error");
   });
 
   it("drops an attempt that does not get online within the connect timeout, and retries", async () => {
     server.behaviour = "silent";
     const started = await start(async () => ({ status: 204, body: "" }), { connectTimeoutMs: 100 });
 
-    await until(() => server.connections.length >= 2, "a second attempt");
+    // Two attempts that timed out after their connection was made and their stream header sent ("opening"):
+    // the server accepted both before the bridge gave up on them.
+    await tap.logged("bridge-connect-timeout", 2, (fields) => fields.status === "opening");
+    expect(server.connections.length).toBeGreaterThanOrEqual(2);
     expect(started.online).toBe(false);
-    expect(logs.map((entry) => entry.event)).toContain("bridge-connect-timeout");
   });
 
   it("shuts down gracefully: answers the IQ in flight with wait, then closes the stream", async () => {
+    let reachedGateway: () => void = () => undefined;
+    const inFlight = new Promise<void>((resolve) => {
+      reachedGateway = resolve;
+    });
     const never: PostStanza = (_text, signal) =>
-      new Promise<GatewayAnswer>((_resolve, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+      new Promise<GatewayAnswer>((_resolve, reject) => {
+        signal.addEventListener("abort", () => reject(signal.reason));
+        reachedGateway();
+      });
     const started = await start(never, { shutdownGraceMs: 50 });
     await started.waitOnline(5_000);
     server.current?.socket.write("<iq type='set' id='late' from='montague.example' to='push.example.net'><x/></iq>");
-    await until(() => started.inFlight === 1, "the IQ in flight");
+    await inFlight;
+    expect(started.inFlight).toBe(1);
     const connection = server.current;
+    const attempts = server.connections.length;
 
-    await started.stop();
+    // From here the bridge's timers (the grace period, and any reconnect it might schedule) are fake.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+    const stopping = started.stop();
+    await vi.advanceTimersByTimeAsync(49);
+    expect(connection?.received).toBe("");
+    await vi.advanceTimersByTimeAsync(1);
+    await stopping;
 
     expect(connection?.received).toBe(
       "<iq type='error' id='late' from='push.example.net' to='montague.example'><error type='wait'><internal-server-error xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq></stream:stream>",
     );
     expect(connection?.closedByClient).toBe(true);
     expect(started.online).toBe(false);
-    const attempts = server.connections.length;
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    // Whatever timer is left runs now: a reconnect would log "bridge-connecting" when its timer fires.
+    const connecting = tap.count("bridge-connecting");
+    await vi.runAllTimersAsync();
+    expect(tap.count("bridge-connecting")).toBe(connecting);
     expect(server.connections.length).toBe(attempts);
+    expect(tap.events().at(-1)).toBe("bridge-stopped");
   });
 });

@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
+import http2, { type ClientHttp2Session } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -7,23 +9,93 @@ import { Http2Transport, type Http2TransportOptions } from "../../../src/runtime
 import { createLocalCertificate, type LocalCertificate } from "../../fakes/certificate";
 import { type FakeHttpRequest, type FakeHttpResponse, FakeTlsServer } from "../../fakes/tls-server";
 
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+// No test waits a fixed time for something to happen: each awaits the event that proves it (a request
+// reaching the server, a session's `goaway` or `close`, a PING acknowledged), and the transport's own
+// timers (request timeout, keepalive, close deadline) run on vitest's fake clock where a test is about
+// them. Only the sockets are real.
 
 let dir: string;
 let certificate: LocalCertificate;
 const servers: FakeTlsServer[] = [];
 const transports: Http2Transport[] = [];
 
-/** What the test server saw, and how many requests were in flight at most. */
+/** What the test server saw, how many requests were in flight at most, and ways to wait for it. */
 interface Observed {
   requests: FakeHttpRequest[];
   inFlight: number;
   maxInFlight: number;
+  /** Resolves once `count` requests for `pathname` have reached the handler. */
+  arrived(pathname: string, count?: number): Promise<void>;
+  /** Answers every `/held` request waiting now. */
+  release(): void;
 }
 
-/** `/echo` answers what it got; `/slow?ms=N` answers after N ms; `/hang` never answers; `/status/N` answers N. */
+/** The fake clock for the transport's timers; setImmediate, nextTick and the sockets stay real. */
+function useFakeClock(): void {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+}
+
+/** Lets every callback and promise already due run, without letting time pass. */
+function settle(): Promise<void> {
+  return new Promise((done) => setImmediate(done));
+}
+
+/** Records every session the transports open (through the real `http2.connect`), to await their events. */
+function watchSessions(): ClientHttp2Session[] {
+  const opened: ClientHttp2Session[] = [];
+  const connect = http2.connect;
+  vi.spyOn(http2, "connect").mockImplementation(((...args: Parameters<typeof http2.connect>) => {
+    const session = connect(...args);
+    opened.push(session);
+    return session;
+  }) as typeof http2.connect);
+  return opened;
+}
+
+/** The `index`th session the transports opened, failing clearly when there is no such session. */
+function sessionAt(sessions: ClientHttp2Session[], index: number): ClientHttp2Session {
+  const session = sessions[index];
+  if (!session) throw new Error(`session ${index} was not opened (${sessions.length} were)`);
+  return session;
+}
+
+type PingCallback = (error: Error | null, duration: number, payload: Buffer) => void;
+
+/** Resolves when the peer acknowledges the next PING the transport sends on `session`. */
+function nextPingAcknowledged(session: ClientHttp2Session): Promise<void> {
+  const ping = session.ping.bind(session) as (callback: PingCallback) => boolean;
+  return new Promise((resolve) => {
+    vi.spyOn(session, "ping").mockImplementationOnce(((callback: PingCallback) =>
+      ping((error, duration, payload) => {
+        callback(error, duration, payload);
+        resolve();
+      })) as typeof session.ping);
+  });
+}
+
+/**
+ * `/echo` answers what it got; `/held` answers when the test calls `release()`; `/together?n=N&total=T`
+ * answers in groups, once N are in flight together (or the last of T arrived), so that the most in flight
+ * at once is what the client allows and nothing depends on timing; `/hang` never answers; `/status/N`
+ * answers N.
+ */
 async function startServer(maxConcurrentStreams = 1000): Promise<{ server: FakeTlsServer; observed: Observed }> {
-  const observed: Observed = { requests: [], inFlight: 0, maxInFlight: 0 };
+  const waiters: { pathname: string; count: number; resolve: () => void }[] = [];
+  const arrivals = new Map<string, number>();
+  const held: (() => void)[] = [];
+  let together: (() => void)[] = [];
+  const observed: Observed = {
+    requests: [],
+    inFlight: 0,
+    maxInFlight: 0,
+    arrived: (pathname, count = 1) =>
+      (arrivals.get(pathname) ?? 0) >= count
+        ? Promise.resolve()
+        : new Promise((resolve) => waiters.push({ pathname, count, resolve })),
+    release: () => {
+      for (const answer of held.splice(0)) answer();
+    },
+  };
   const server = await FakeTlsServer.listen({
     cert: certificate.cert,
     key: certificate.key,
@@ -34,8 +106,25 @@ async function startServer(maxConcurrentStreams = 1000): Promise<{ server: FakeT
       observed.maxInFlight = Math.max(observed.maxInFlight, observed.inFlight);
       try {
         const url = new URL(request.path, "https://localhost");
+        const seen = (arrivals.get(url.pathname) ?? 0) + 1;
+        arrivals.set(url.pathname, seen);
+        for (const waiter of waiters.filter((one) => one.pathname === url.pathname && one.count <= seen)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve();
+        }
         if (url.pathname === "/hang") await new Promise(() => undefined);
-        if (url.pathname === "/slow") await sleep(Number(url.searchParams.get("ms") ?? "50"));
+        if (url.pathname === "/held") await new Promise<void>((answer) => held.push(answer));
+        if (url.pathname === "/together") {
+          const group = Number(url.searchParams.get("n"));
+          const total = Number(url.searchParams.get("total"));
+          await new Promise<void>((answer) => {
+            together.push(answer);
+            if (together.length < group && seen < total) return;
+            const answers = together;
+            together = [];
+            for (const one of answers) one();
+          });
+        }
         const status = /^\/status\/(\d+)$/.exec(url.pathname)?.[1];
         if (status !== undefined)
           return { status: Number(status), headers: { "retry-after": "7" }, body: '{"reason":"Shutdown"}' };
@@ -74,6 +163,8 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
   await Promise.all(transports.splice(0).map((made) => made.close()));
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
@@ -138,7 +229,9 @@ describe("Http2Transport", () => {
   it("respects the peer's maxConcurrentStreams and queues the rest", async () => {
     const { server, observed } = await startServer(2);
     const client = transport();
-    const responses = await Promise.all(Array.from({ length: 10 }, () => post(client, `${server.url}/slow?ms=30`)));
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => post(client, `${server.url}/together?n=2&total=10`)),
+    );
     expect(responses.map((response) => response.status)).toEqual(Array(10).fill(200));
     expect(observed.maxInFlight).toBe(2);
     expect(server.stats().http2Sessions).toBe(1);
@@ -147,40 +240,45 @@ describe("Http2Transport", () => {
   it("respects its own cap on concurrent streams", async () => {
     const { server, observed } = await startServer(1000);
     const client = transport({ maxConcurrentStreams: 3 });
-    await Promise.all(Array.from({ length: 12 }, () => post(client, `${server.url}/slow?ms=30`)));
+    await Promise.all(Array.from({ length: 12 }, () => post(client, `${server.url}/together?n=3&total=12`)));
     expect(observed.maxInFlight).toBe(3);
   });
 
   it("opens a new session after the peer sends GOAWAY", async () => {
     const { server } = await startServer();
+    const sessions = watchSessions();
     const client = transport();
     expect((await post(client, `${server.url}/echo`)).status).toBe(200);
+    const goaway = once(sessionAt(sessions, 0), "goaway");
     server.goawayAll();
-    await sleep(50);
+    await goaway;
     expect((await post(client, `${server.url}/echo`)).status).toBe(200);
     expect(client.stats().sessionsOpened).toBe(2);
     expect(server.stats().http2Sessions).toBe(2);
   });
 
   it("lets a stream in flight finish after GOAWAY, and sends new requests on a new session", async () => {
-    const { server } = await startServer();
+    const { server, observed } = await startServer();
+    const sessions = watchSessions();
     const client = transport();
     await post(client, `${server.url}/echo`);
-    const slow = post(client, `${server.url}/slow?ms=200`);
-    await sleep(50);
+    const held = post(client, `${server.url}/held`);
+    await observed.arrived("/held");
+    const goaway = once(sessionAt(sessions, 0), "goaway");
     server.goawayAll();
-    await sleep(20);
+    await goaway;
     const fresh = await post(client, `${server.url}/echo`);
     expect(fresh.status).toBe(200);
-    expect((await slow).status).toBe(200);
+    observed.release();
+    expect((await held).status).toBe(200);
     expect(server.stats().http2Sessions).toBe(2);
   });
 
   it("fails a request in flight on a session that dies as a network error, then reconnects", async () => {
-    const { server } = await startServer();
+    const { server, observed } = await startServer();
     const client = transport();
     const pending = post(client, `${server.url}/hang`);
-    await sleep(100);
+    await observed.arrived("/hang");
     server.dropAll();
     await expect(pending).rejects.toThrow(/http2/);
     expect((await post(client, `${server.url}/echo`)).status).toBe(200);
@@ -198,17 +296,28 @@ describe("Http2Transport", () => {
   });
 
   it("times out a request that gets no answer", async () => {
-    const { server } = await startServer();
+    const { server, observed } = await startServer();
+    useFakeClock();
     const client = transport({ requestTimeoutMs: 150 });
-    const started = Date.now();
-    await expect(post(client, `${server.url}/hang`)).rejects.toThrow(/no response within 150 ms/);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    let settled = false;
+    const pending = post(client, `${server.url}/hang`);
+    const markSettled = () => {
+      settled = true;
+    };
+    pending.then(markSettled, markSettled);
+    await observed.arrived("/hang");
+    vi.advanceTimersByTime(149);
+    await settle();
+    expect(settled).toBe(false);
+    vi.advanceTimersByTime(1);
+    await expect(pending).rejects.toThrow(/no response within 150 ms/);
     expect(client.stats().activeStreams).toBe(0);
+    vi.useRealTimers();
     expect((await post(client, `${server.url}/echo`)).status).toBe(200);
   });
 
   it("clears its timeout timer whatever the outcome", async () => {
-    const { server } = await startServer();
+    const { server, observed } = await startServer();
     const client = transport({ requestTimeoutMs: 61_234 });
     const armed: unknown[] = [];
     const cleared = new Set<unknown>();
@@ -234,7 +343,7 @@ describe("Http2Transport", () => {
       await post(client, `${server.url}/status/500`);
       const controller = new AbortController();
       const aborted = post(client, `${server.url}/hang`, { signal: controller.signal });
-      await sleep(30);
+      await observed.arrived("/hang");
       controller.abort();
       await expect(aborted).rejects.toThrow();
     } finally {
@@ -246,11 +355,11 @@ describe("Http2Transport", () => {
   });
 
   it("aborts a request in flight when its signal fires", async () => {
-    const { server } = await startServer();
+    const { server, observed } = await startServer();
     const client = transport();
     const controller = new AbortController();
     const pending = post(client, `${server.url}/hang`, { signal: controller.signal });
-    await sleep(50);
+    await observed.arrived("/hang");
     controller.abort();
     await expect(pending).rejects.toMatchObject({ name: "AbortError" });
     expect(client.stats().activeStreams).toBe(0);
@@ -268,17 +377,19 @@ describe("Http2Transport", () => {
   });
 
   it("drops a queued request from the queue when its signal fires", async () => {
-    const { server } = await startServer();
+    const { server, observed } = await startServer();
     const client = transport({ maxConcurrentStreams: 1 });
-    const first = post(client, `${server.url}/slow?ms=200`);
+    const first = post(client, `${server.url}/held`);
     const controller = new AbortController();
     const queued = post(client, `${server.url}/echo`, { signal: controller.signal });
-    await sleep(30);
+    await observed.arrived("/held");
     expect(client.stats().queuedRequests).toBe(1);
     controller.abort();
     await expect(queued).rejects.toMatchObject({ name: "AbortError" });
     expect(client.stats().queuedRequests).toBe(0);
+    observed.release();
     expect((await first).status).toBe(200);
+    expect(observed.requests.map((request) => request.path)).toEqual(["/held"]);
   });
 
   it("verifies the certificate: a self-signed one is refused without the extra CA", async () => {
@@ -312,14 +423,25 @@ describe("Http2Transport", () => {
 
   it("PINGs an idle session and closes it after the idle timeout", async () => {
     const { server } = await startServer();
-    const client = transport({ pingIntervalMs: 40, idleTimeoutMs: 400 });
+    const sessions = watchSessions();
+    useFakeClock();
+    const client = transport({ pingIntervalMs: 40, idleTimeoutMs: 80 });
     await post(client, `${server.url}/echo`);
-    await sleep(200);
-    expect(server.stats().pingsReceived).toBeGreaterThan(0);
+    const session = sessionAt(sessions, 0);
+    // 40 ms idle: the keepalive PINGs, and the server answers it.
+    const acknowledged = nextPingAcknowledged(session);
+    vi.advanceTimersByTime(40);
+    await acknowledged;
+    expect(server.stats().pingsReceived).toBe(1);
     expect(client.stats().openSessions).toBe(1);
-    await sleep(500);
+    // 80 ms idle: the keepalive closes the session.
+    const closed = once(session, "close");
+    vi.advanceTimersByTime(40);
+    await closed;
     expect(client.stats().openSessions).toBe(0);
-    expect(server.stats().openHttp2Sessions).toBe(0);
+    vi.useRealTimers();
+    // The server's side of the session has no hook outside the fake: wait for its counter.
+    await vi.waitFor(() => expect(server.stats().openHttp2Sessions).toBe(0));
     expect((await post(client, `${server.url}/echo`)).status).toBe(200);
     expect(client.stats().sessionsOpened).toBe(2);
   });
@@ -330,22 +452,30 @@ describe("Http2Transport", () => {
     await post(client, `${server.url}/echo`);
     await client.close();
     expect(client.stats().openSessions).toBe(0);
-    await sleep(50);
-    expect(server.stats().openHttp2Sessions).toBe(0);
+    // The server's side of the session has no hook outside the fake: wait for its counter.
+    await vi.waitFor(() => expect(server.stats().openHttp2Sessions).toBe(0));
     await expect(post(client, `${server.url}/echo`)).rejects.toThrow(/closed/);
   });
 
   it("close() destroys a session whose stream does not finish in time", async () => {
-    const { server } = await startServer();
+    const { server, observed } = await startServer();
+    useFakeClock();
     const client = transport({ closeTimeoutMs: 100 });
     const pending = post(client, `${server.url}/hang`).then(
       () => "answered",
       (error: unknown) => String(error),
     );
-    await sleep(50);
-    const started = Date.now();
-    await client.close();
-    expect(Date.now() - started).toBeLessThan(2_000);
+    await observed.arrived("/hang");
+    let closed = false;
+    const closing = client.close().then(() => {
+      closed = true;
+    });
+    vi.advanceTimersByTime(99);
+    await settle();
+    expect(closed).toBe(false);
+    vi.advanceTimersByTime(1);
+    await closing;
     expect(await pending).toMatch(/http2/);
+    vi.useRealTimers();
   });
 });
