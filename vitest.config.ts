@@ -1,7 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 
-// One project per test tier (DESIGN.md, "Tests"), so that `vitest run --project unit` (npm run test:unit,
+// One project per test tier (docs/architecture.md section 5), so that `vitest run --project unit` (npm run test:unit,
 // :app, :workers, :e2e) runs one tier; `npm test` runs all four in one vitest run and one JSON report.
 export default defineConfig({
   test: {
