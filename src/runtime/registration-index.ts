@@ -8,7 +8,14 @@ import {
   type RegistrationIdentity,
   requestOwnerKey,
 } from "../domain/registration";
-import { identityHash, identityOwnerKey, type LedgerStorage, type OwnerIndex, OwnerLedger } from "../store/owner-index";
+import {
+  identityHash,
+  identityOwnerKey,
+  type LedgerStorage,
+  type OwnerIndex,
+  OwnerLedger,
+  sha256Hex,
+} from "../store/owner-index";
 
 /** A Durable Object's storage as an {@link LedgerStorage}: several keys are written in one atomic put. */
 class DurableLedgerStorage implements LedgerStorage {
@@ -53,11 +60,6 @@ export class RegistrationIndex extends DurableObject {
   remove(registration: Registration, hash: string | undefined): Promise<void> {
     return this.ctx.blockConcurrencyWhile(() => this.ledger.remove(registration, hash));
   }
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 /**

@@ -43,10 +43,15 @@ export function identityOwnerKey(identity: RegistrationIdentity): string {
   return ownerKey({ account: identity.account, app: "" });
 }
 
-/** Lower-case hex SHA-256 of an identity, so that ledger keys never name an account, device or token. */
-export async function identityHash(identity: RegistrationIdentity): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(identityKey(identity)));
+/** Lower-case hex SHA-256 (WebCrypto, the same on Workers and Node). */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** The SHA-256 of an identity, so that ledger keys never name an account, device or token. */
+export function identityHash(identity: RegistrationIdentity): Promise<string> {
+  return sha256Hex(identityKey(identity));
 }
 
 /** The ledger key of a registration: its identity for XMPP ones, its node for REST ones. */

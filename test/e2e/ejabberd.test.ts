@@ -301,7 +301,7 @@ describe("ejabberd 23.01 mod_push against a bare push component", () => {
     });
     expect(gatewayReading(first)).toEqual({
       ok: true,
-      publish: { node: "node-alice", secret: "secret-alice", notification: { priority: "high", body: "New message" } },
+      value: { node: "node-alice", secret: "secret-alice", notification: { priority: "high", body: "New message" } },
     });
 
     // Accepted: the stream stays up, nothing is logged against the node, the next message is pushed too.
@@ -333,7 +333,7 @@ describe("ejabberd 23.01 mod_push against a bare push component", () => {
     });
     expect(gatewayReading(received)).toEqual({
       ok: true,
-      publish: {
+      value: {
         node: "node-full",
         secret: "secret-full",
         notification: { priority: "high", sender: `bob@${HOST}/phone`, body: "the real body" },
@@ -364,7 +364,7 @@ describe("ejabberd 23.01 mod_push against a bare push component", () => {
     // No body: the gateway sends a background push.
     expect(gatewayReading(received)).toEqual({
       ok: true,
-      publish: { node: "node-bare", secret: undefined, notification: { priority: "low" } },
+      value: { node: "node-bare", secret: undefined, notification: { priority: "low" } },
     });
     expect(bounces).toEqual([]);
   });
