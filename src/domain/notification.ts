@@ -36,11 +36,34 @@ export interface PushNotification {
 export type PushKind = "alert" | "background" | "voip" | "dismiss";
 
 /**
- * Decides the sort of push: a read-elsewhere count is a dismissal, an encrypted call a VoIP push,
- * high priority an alert, anything else a background push.
+ * Whether a notification announces a call that is ringing now, so that a device may show it as an
+ * incoming call. Tigase's server marks every Jingle Message Initiation event `type='voip'` (XEP-0353:
+ * `propose`, `proceed`, `accept`, `reject`, `retract`) and names the event in clear in
+ * `<jingle xmlns='tigase:push:jingle:0' action='…'/>`: only `propose` rings. Servers older than the
+ * `action` attribute (Tigase before December 2025) copy a `<media/>` child for every RTP description,
+ * and only a `propose` carries descriptions, so a `<jingle/>` without `action` rings when it lists
+ * media. Without a `<jingle/>` hint an encrypted `type='voip'` publish is a call, as Tigase meant it.
+ * @see https://xmpp.org/extensions/xep-0353.html
+ * @see https://xeps.tigase.net/docs/push-notifications/encrypt/
+ */
+export function isRingingCall(notification: PushNotification): boolean {
+  const jingle = notification.jingle;
+  if (jingle === undefined) return notification.encrypted?.voip === true;
+  if (jingle.action !== "") return jingle.action === "propose";
+  return jingle.media.length > 0;
+}
+
+/**
+ * Decides the sort of push (docs/protocol.md 4), the one place both providers ask: an encrypted call
+ * that rings ({@link isRingingCall}) is a VoIP push (PushKit on APNs, `type: "voip"` at high priority on
+ * FCM); any other Jingle event marked `type='voip'` (`proceed`, `accept`, `reject`, `retract`) is a
+ * regular push, since iOS ends an app that gets a PushKit push and reports no new call to CallKit. A
+ * read-elsewhere count is a dismissal, high priority an alert, anything else a background push.
+ * @see https://developer.apple.com/documentation/pushkit/responding-to-voip-notifications-from-pushkit
  */
 export function pushKind(notification: PushNotification): PushKind {
-  if (notification.messageCount === 0 && !notification.encrypted?.voip) return "dismiss";
-  if (notification.encrypted?.voip) return "voip";
+  const ringing = notification.encrypted?.voip === true && isRingingCall(notification);
+  if (ringing) return "voip";
+  if (notification.messageCount === 0) return "dismiss";
   return notification.priority === "high" ? "alert" : "background";
 }

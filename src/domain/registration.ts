@@ -43,6 +43,12 @@ export interface RegistrationIdentity {
 export interface Registration extends RegistrationIdentity {
   /** Absent for `xmpp`, the origin of every registration made before REST registrations had their own space. */
   readonly origin?: "rest";
+  /**
+   * Present on a pseudonymous registration (`register-push-fcm`, as p2 keeps it): the account's domain,
+   * the only clear part of the account; `account` then holds a keyed hash of the bare JID, `device` the
+   * Conversations account hash and `muc` the channel hash (docs/storage.md, "What each backend keeps").
+   */
+  readonly domain?: string;
   readonly node: string;
   /**
    * Whether publishes must present the registration's secret (p2 and REST registrations; Tigase style
@@ -89,9 +95,10 @@ export function requestOwnerKey(request: RegisterRequest): string {
 }
 
 /** The domain part of the registration's account, which alone may publish to it (docs/protocol.md 3.3). */
-export function accountDomain(account: string): string {
-  const at = account.indexOf("@");
-  return at === -1 ? account : account.slice(at + 1);
+export function registrationDomain(registration: Pick<Registration, "account" | "domain">): string {
+  if (registration.domain !== undefined) return registration.domain;
+  const at = registration.account.indexOf("@");
+  return at === -1 ? registration.account : registration.account.slice(at + 1);
 }
 
 /**
@@ -104,6 +111,8 @@ export interface RegisterRequest {
   readonly identity: RegistrationIdentity;
   /** REST refresh only: the node whose secret the caller presented. */
   readonly refreshNode?: string;
+  /** A pseudonymous registration's domain (see {@link Registration.domain}). */
+  readonly domain?: string;
   /** The node a new registration gets (minted by the caller, unused until now). */
   readonly candidateNode: string;
   readonly secured: boolean;
@@ -154,6 +163,7 @@ function newRegistration(request: RegisterRequest): Registration {
   return {
     ...identityFields(request.identity),
     ...(request.origin === "rest" ? { origin: "rest" as const } : {}),
+    ...(request.domain !== undefined ? { domain: request.domain } : {}),
     node: request.candidateNode,
     secured: request.secured,
     token: request.token,
@@ -172,6 +182,7 @@ function refreshRegistration(existing: Registration, request: RegisterRequest): 
   return {
     ...identityFields(existing),
     ...(existing.origin !== undefined ? { origin: existing.origin } : {}),
+    ...(existing.domain !== undefined ? { domain: existing.domain } : {}),
     node: existing.node,
     secured: existing.secured,
     token: request.token,

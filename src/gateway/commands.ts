@@ -1,3 +1,4 @@
+import { conversationsHash } from "../domain/conversations-hash";
 import type { ApnsEnvironment, ProviderId } from "../domain/registration";
 import { failure, type Result, success } from "../domain/result";
 import { ENCRYPTED_PUSH_FEATURES } from "../omemo/namespaces";
@@ -153,7 +154,28 @@ function p2Device(form: DataForm): Result<{ device: string; muc?: string }, Stan
   return success({ device, muc: bareJid(muc) });
 }
 
-function registerP2({ id: provider, title }: ProviderInfo): CommandSpec {
+/**
+ * The identity of a p2 registration. For a provider that hashes p2 accounts (FCM) it is what p2 keeps:
+ * a keyed hash of the bare JID (for the cap and unregistration), the Conversations hashes of account and
+ * channel, and the domain; never the JID, the device id or the MUC (docs/protocol.md 6.2).
+ */
+async function p2Identity(
+  deps: GatewayDeps,
+  info: ProviderInfo,
+  account: string,
+  { device, muc }: { device: string; muc?: string },
+): Promise<{ account: string; device: string; muc?: string; domain?: string }> {
+  if (!info.hashesP2Accounts) return { account, device, ...(muc !== undefined ? { muc } : {}) };
+  return {
+    account: await deps.keys.accountKey(account),
+    device: await conversationsHash(account, device),
+    ...(muc !== undefined ? { muc: await conversationsHash(muc, device) } : {}),
+    domain: account.slice(account.indexOf("@") + 1),
+  };
+}
+
+function registerP2(info: ProviderInfo): CommandSpec {
+  const { id: provider, title } = info;
   return {
     node: `register-push-${provider}`,
     name: `Register for ${title} push`,
@@ -174,8 +196,7 @@ function registerP2({ id: provider, title }: ProviderInfo): CommandSpec {
         origin: "xmpp",
         style: "device",
         provider,
-        account: context.account,
-        ...device.value,
+        ...(await p2Identity(context.deps, info, context.account, device.value)),
         token,
         ...choice.value,
         withSecret: true,
@@ -193,7 +214,8 @@ function registerP2({ id: provider, title }: ProviderInfo): CommandSpec {
   };
 }
 
-function unregisterP2({ id: provider, title }: ProviderInfo): CommandSpec {
+function unregisterP2(info: ProviderInfo): CommandSpec {
+  const { id: provider, title } = info;
   return {
     node: `unregister-push-${provider}`,
     name: `Unregister from ${title} push`,
@@ -204,12 +226,8 @@ function unregisterP2({ id: provider, title }: ProviderInfo): CommandSpec {
     async execute(context) {
       const device = p2Device(context.form);
       if (!device.ok) return device;
-      const deleted = await unregisterDevice(context.deps, {
-        style: "device",
-        provider,
-        account: context.account,
-        ...device.value,
-      });
+      const { domain: _domain, ...identity } = await p2Identity(context.deps, info, context.account, device.value);
+      const deleted = await unregisterDevice(context.deps, { style: "device", provider, ...identity });
       return deleted
         ? success({})
         : failure({ type: "cancel", condition: "item-not-found", text: "no such registration" });

@@ -2,6 +2,9 @@ import { base64Url } from "./tokens";
 
 /** Domain separation: the server key derives publish secrets here and, later, other values elsewhere. */
 const PUBLISH_SECRET_LABEL = "xmpp-push-gateway publish-secret v1\u0000";
+const ACCOUNT_KEY_LABEL = "xmpp-push-gateway account-key v1\u0000";
+/** Marks a keyed hash in a registration's `account`: a bare JID never starts with it. */
+export const ACCOUNT_KEY_PREFIX = "~";
 /** 144 bits, as minted secrets had. */
 const SECRET_BYTES = 18;
 
@@ -9,6 +12,11 @@ const SECRET_BYTES = 18;
 export interface Keyring {
   /** The publish secret of a secured registration: HMAC-SHA-256(server key, label ‖ node), 24 URL-safe characters. */
   publishSecret(node: string): Promise<string>;
+  /**
+   * The keyed hash a pseudonymous registration keeps instead of the bare JID: HMAC-SHA-256(server key,
+   * label ‖ JID), so that the per-account cap and unregistration work while the store names nobody.
+   */
+  accountKey(bareJid: string): Promise<string>;
 }
 
 /**
@@ -28,14 +36,14 @@ export function createKeyring(serverKey: string): Keyring {
     );
     return key;
   };
+  const sign = async (label: string, text: string) =>
+    new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(), new TextEncoder().encode(label + text)));
   return {
+    async accountKey(bareJid) {
+      return ACCOUNT_KEY_PREFIX + base64Url((await sign(ACCOUNT_KEY_LABEL, bareJid)).slice(0, 24));
+    },
     async publishSecret(node) {
-      const mac = await crypto.subtle.sign(
-        "HMAC",
-        await hmacKey(),
-        new TextEncoder().encode(PUBLISH_SECRET_LABEL + node),
-      );
-      return base64Url(new Uint8Array(mac).slice(0, SECRET_BYTES));
+      return base64Url((await sign(PUBLISH_SECRET_LABEL, node)).slice(0, SECRET_BYTES));
     },
   };
 }

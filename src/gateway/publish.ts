@@ -1,6 +1,6 @@
 import { PUBLISH_DEADLINE_MS, PushBudget } from "../domain/budget";
 import type { PushOutcome } from "../domain/outcome";
-import { accountDomain, type Registration } from "../domain/registration";
+import { type Registration, registrationDomain } from "../domain/registration";
 import { failure, type Result, success } from "../domain/result";
 import { type LogFields, redact } from "../log";
 import type { PushProvider, PushRequest } from "../ports/provider";
@@ -60,7 +60,7 @@ function publisherMayWake(publisher: string | undefined, registration: Registrat
   const jid = parseJid(publisher);
   // XEP-0357 business rules: the user's server publishes, never a full JID.
   if (!jid || jid.resource !== undefined) return false;
-  return jid.domain === accountDomain(registration.account);
+  return jid.domain === registrationDomain(registration);
 }
 
 async function secretMatches(

@@ -21,6 +21,8 @@ export interface RegisterInput extends RegistrationIdentity {
   readonly environment?: ApnsEnvironment;
   /** Whether the registration carries a secret that publishes must present (p2 and REST). */
   readonly withSecret: boolean;
+  /** A pseudonymous registration's domain: `account`, `device` and `muc` are then hashes. */
+  readonly domain?: string;
   /** REST only: the registration to refresh and the secret that proves the caller made it. */
   readonly refresh?: { readonly node: string; readonly secret: string };
 }
@@ -91,6 +93,7 @@ export async function registerDevice(deps: GatewayDeps, input: RegisterInput): P
     origin: input.origin,
     identity: { style, provider: providerId, account, device, ...(muc !== undefined ? { muc } : {}) },
     ...(input.refresh !== undefined ? { refreshNode: input.refresh.node } : {}),
+    ...(input.domain !== undefined ? { domain: input.domain } : {}),
     candidateNode: await mintNode(deps.randomBytes, now, deps.config.nodeMacKey),
     secured: input.withSecret,
     token: input.token,

@@ -24,6 +24,11 @@ export interface ProviderInfo {
   readonly feature: string;
   /** Every name a client may send for it in a `provider` field (the feature included). */
   readonly names: readonly string[];
+  /**
+   * Whether its p2 registrations are kept pseudonymous, as p2 keeps them: its pushes name the account
+   * only by hash (FCM's Conversations hashes), so the store needs no JID either (docs/storage.md).
+   */
+  readonly hashesP2Accounts: boolean;
 }
 
 /**

@@ -9,12 +9,13 @@ export const REGISTRATION_VERSION = 2;
 
 /** The stored form of a registration, the same in every backend (docs/storage.md). */
 export function encodeRegistration(registration: Registration): string {
-  const { node, origin, style, provider, account, device, muc, secured, token, voipToken, app } = registration;
+  const { node, origin, domain, style, provider, account, device, muc, secured, token, voipToken, app } = registration;
   const { environment, endpointArn, createdAt, tokenUpdatedAt } = registration;
   return JSON.stringify({
     v: REGISTRATION_VERSION,
     node,
     origin,
+    domain,
     style,
     provider,
     account,
@@ -88,12 +89,13 @@ export function decodeRegistration(text: string | null | undefined, node?: strin
   const muc = optionalString(record, "muc");
   const voipToken = optionalString(record, "voipToken");
   const endpointArn = optionalString(record, "endpointArn");
+  const domain = optionalString(record, "domain");
   if (!isStyle(style) || !isProviderId(provider) || typeof secured !== "boolean") return undefined;
   if (origin !== undefined && origin !== "rest") return undefined;
   if (environment !== undefined && !isEnvironment(environment)) return undefined;
   if (account === undefined || device === undefined || token === undefined || app === undefined) return undefined;
   if (createdAt === undefined || tokenUpdatedAt === undefined) return undefined;
-  if (muc === null || voipToken === null || endpointArn === null) return undefined;
+  if (muc === null || voipToken === null || endpointArn === null || domain === null || domain === "") return undefined;
   return {
     style,
     provider,
@@ -101,6 +103,7 @@ export function decodeRegistration(text: string | null | undefined, node?: strin
     device,
     ...(muc === undefined ? {} : { muc }),
     ...(origin === undefined ? {} : { origin }),
+    ...(domain === undefined ? {} : { domain }),
     node: storedNode,
     secured,
     token,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { conversationsHash } from "../../src/domain/conversations-hash";
 import { childElement, childElements } from "../../src/xmpp";
 import {
   errorOf,
@@ -234,13 +235,18 @@ describe("p2 commands (Conversations)", () => {
     expect(formField(reply, "node")?.type).toBe("text-single");
     expect(formField(reply, "secret")?.values[0]).toMatch(/^[A-Za-z0-9_-]{24}$/);
     const stored = await h.store.get(formField(reply, "node")?.values[0] ?? "");
+    // Kept as p2 keeps it (issue 14): the Conversations hash, the domain and a keyed hash of the account;
+    // never the JID or the device id.
     expect(stored.kind === "found" && stored.registration).toMatchObject({
       style: "device",
       provider: "fcm",
-      account: "juliet@capulet.example",
-      device: "a1b2c3d4",
+      device: await conversationsHash("juliet@capulet.example", "a1b2c3d4"),
+      domain: "capulet.example",
       token: "fcm-token-1",
     });
+    const kept = JSON.stringify(stored);
+    expect(kept).not.toContain("juliet");
+    expect(kept).not.toContain("a1b2c3d4");
   });
 
   it("keeps node and secret when the device registers a new token", async () => {
@@ -260,7 +266,9 @@ describe("p2 commands (Conversations)", () => {
       ?.values[0];
     expect(muc).not.toBe(plain);
     const stored = await h.store.get(muc ?? "");
-    expect(stored.kind === "found" && stored.registration.muc).toBe("room@conference.capulet.example");
+    expect(stored.kind === "found" && stored.registration.muc).toBe(
+      await conversationsHash("room@conference.capulet.example", "a1b2c3d4"),
+    );
     const viaDeviceId = await h.iq(registerP2Iq({ id: "d" }).replace("android-id", "device-id"));
     expect(formField(viaDeviceId, "node")?.values[0]).toBe(plain);
   });

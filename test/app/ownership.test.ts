@@ -166,6 +166,29 @@ describe.each(STORES)("ownership and limits on the %s store", (_name, makeStore)
     expect((await rest(h, "/v1/registrations", body("c"))).status).toBe(201);
   });
 
+  it("keeps a register-push-fcm registration as p2 does: no JID, device id or MUC, yet capped and removable per account", async () => {
+    const h = harness({ MAX_REGISTRATIONS_PER_ACCOUNT: "2" });
+    const fcm = (deviceId: string, muc?: string, id = "f") =>
+      registerP2Iq({
+        from: "nurse@capulet.example/pager",
+        deviceId,
+        token: `fcm-token-${deviceId.length}${muc ? "m" : ""}`,
+        id,
+        ...(muc ? { muc } : {}),
+      });
+    const reply = await h.iq(fcm("dev-7c1a", "orchard@rooms.capulet.example"));
+    const node = nodeOf(reply);
+    const stored = JSON.stringify(await h.store.get(node));
+    for (const clear of ["nurse", "dev-7c1a", "orchard"]) expect(stored).not.toContain(clear);
+    expect(stored).toContain('"domain":"capulet.example"');
+    expect(nodeOf(await h.iq(fcm("dev-2")))).not.toBe("");
+    expect(errorOf(await h.iq(fcm("dev-3")))).toBe("cancel/not-allowed");
+    const unregister = `<iq type='set' from='nurse@capulet.example/pager' to='${PUSH_JID}' id='u'><command xmlns='http://jabber.org/protocol/commands' node='unregister-push-fcm' action='execute'><x xmlns='jabber:x:data' type='submit'><field var='android-id'><value>dev-7c1a</value></field><field var='muc'><value>orchard@rooms.capulet.example</value></field></x></command></iq>`;
+    expect((await h.iq(unregister)).attrs.type).toBe("result");
+    expect(await h.store.get(node)).toEqual({ kind: "deleted" });
+    expect(nodeOf(await h.iq(fcm("dev-3")))).not.toBe("");
+  });
+
   it("keeps no usable publish secret in the store: the secret is derived from the server key", async () => {
     const h = harness();
     const reply = await h.iq(p2Apns("D", "tok"));

@@ -8,7 +8,14 @@ import { ApnsProvider } from "./provider";
  * @see https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
  */
 export const APNS = describeProvider<ApnsAppConfig>({
-  info: { id: "apns", title: "APNs", feature: "tigase:messenger:apns:1", names: ["apns", "tigase:messenger:apns:1"] },
+  info: {
+    id: "apns",
+    title: "APNs",
+    feature: "tigase:messenger:apns:1",
+    names: ["apns", "tigase:messenger:apns:1"],
+    // The APNs body carries the account (Siskin picks the key that opens the push by it): kept in clear.
+    hashesP2Accounts: false,
+  },
   config: APNS_CONFIG,
   settings: apnsSettings,
   route: (settings) => settings.via,

@@ -13,6 +13,7 @@ export const FCM = describeProvider<FcmAppConfig>({
     title: "FCM",
     feature: "tigase:messenger:fcm:1",
     names: ["fcm", "fcm-xmpp-api", "fcm-http-v1", "tigase:messenger:fcm:1"],
+    hashesP2Accounts: true,
   },
   config: FCM_CONFIG,
   settings: fcmSettings,

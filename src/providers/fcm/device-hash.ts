@@ -1,12 +1,8 @@
+import { conversationsHash } from "../../domain/conversations-hash";
 import type { Registration } from "../../domain/registration";
 
 /** The length of a lowercase hex SHA-1. */
 export const SHA1_HEX_LENGTH = 40;
-
-async function sha1Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
 
 /** What a push names its account (and channel) by. */
 export interface FcmAddressing {
@@ -23,7 +19,10 @@ export interface FcmAddressing {
  */
 export async function fcmAddressing(registration: Registration): Promise<FcmAddressing> {
   if (registration.style !== "device") return { account: registration.account };
-  const account = await sha1Hex(`${registration.account}\u0000${registration.device}`);
+  // A pseudonymous registration keeps the hashes themselves (docs/storage.md): nothing to compute.
+  if (registration.domain !== undefined)
+    return { account: registration.device, ...(registration.muc !== undefined ? { channel: registration.muc } : {}) };
+  const account = await conversationsHash(registration.account, registration.device);
   if (!registration.muc) return { account };
-  return { account, channel: await sha1Hex(`${registration.muc}\u0000${registration.device}`) };
+  return { account, channel: await conversationsHash(registration.muc, registration.device) };
 }

@@ -49,7 +49,13 @@ describe("the provider registry", () => {
   });
 
   it("makes commands, titles and disco features of a new descriptor without naming it anywhere else", async () => {
-    const info: ProviderInfo = { id: "apns", title: "Third", feature: "example:third:1", names: ["third"] };
+    const info: ProviderInfo = {
+      id: "apns",
+      title: "Third",
+      feature: "example:third:1",
+      names: ["third"],
+      hashesP2Accounts: false,
+    };
     const built: PushProvider[] = [];
     const descriptors = [thirdProvider(info, built)];
     const clock = new ManualClock();
