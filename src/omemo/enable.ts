@@ -6,6 +6,7 @@ import { NS } from "../xmpp/namespaces";
 import type { XmlElement } from "../xmpp/xml";
 import { AES_128_KEY_BYTES } from "./aes-gcm";
 import { decodeBase64 } from "./base64";
+import { parseOmemoDeviceId } from "./device-id";
 
 /** The one cipher of encrypted push. `aes-gcm`, which the seed's own example writes, is read as this. */
 export type PushEncryptionAlgorithm = "aes-128-gcm";
@@ -14,8 +15,6 @@ const ALGORITHM_NAMES: Readonly<Record<string, PushEncryptionAlgorithm>> = {
   "aes-128-gcm": "aes-128-gcm",
   "aes-gcm": "aes-128-gcm",
 };
-
-const LARGEST_DEVICE_ID = 0xffffffff;
 
 /** What `<encrypt xmlns='tigase:push:encrypt:0'/>` asks of the user's server. */
 export interface PushEncryption {
@@ -71,11 +70,10 @@ function parseEncrypt(encrypt: XmlElement): Result<PushEncryption, EnableError> 
   return success({ algorithm, key, maxSize });
 }
 
+/** The enabled device's id: a device id of XEP-0384 other than 0 (no client uses 0). */
 function parseDeviceId(omemo: XmlElement): string | undefined {
-  const text = attribute(omemo, "deviceId") ?? "";
-  if (!/^[0-9]{1,10}$/.test(text)) return undefined;
-  const id = Number(text);
-  return id >= 1 && id <= LARGEST_DEVICE_ID ? String(id) : undefined;
+  const id = parseOmemoDeviceId(attribute(omemo, "deviceId"));
+  return id === "0" ? undefined : id;
 }
 
 /**

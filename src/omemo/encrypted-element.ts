@@ -1,6 +1,7 @@
 import { element } from "../xmpp/element";
 import { NS } from "../xmpp/namespaces";
 import type { XmlElement } from "../xmpp/xml";
+import type { PushPriority } from "./plaintext";
 import type { SealedPush } from "./seal";
 
 export interface EncryptedElementOptions {
@@ -19,4 +20,15 @@ export function buildEncryptedElement(sealed: SealedPush, options: EncryptedElem
     { xmlns: NS.tigaseEncrypt, type: options.voip === true ? "voip" : undefined, iv: sealed.iv },
     [sealed.encrypted],
   );
+}
+
+/**
+ * Builds `<priority xmlns='tigase:push:priority:0'>high|low</priority>`, the element beside
+ * `<encrypted/>` in `<notification/>` that tells the push service whether to alert (`high`) or to send
+ * a background push (`low`), as the builder's `BuiltPush.priority` says (docs/protocol.md sections 4
+ * and 7).
+ * @see https://xeps.tigase.net/docs/push-notifications/encrypt/
+ */
+export function buildPriorityElement(priority: PushPriority): XmlElement {
+  return element("priority", { xmlns: NS.tigasePriority }, [priority]);
 }

@@ -10,12 +10,15 @@ export {
 export { decodeBase64, encodeBase64 } from "./base64";
 export { type BudgetError, fitPushPlaintext, sealedBase64Length, sealedLengthOf } from "./budget";
 export {
+  type BuiltPush,
+  buildPush,
   buildPushPlaintext,
   DEFAULT_OMEMO_PLACEHOLDER,
   type PlaintextError,
   type PlaintextErrorKind,
   type PlaintextOptions,
 } from "./build-plaintext";
+export { LARGEST_DEVICE_ID, parseOmemoDeviceId } from "./device-id";
 export {
   type EnableError,
   type EnableErrorKind,
@@ -24,8 +27,16 @@ export {
   type PushEncryptionAlgorithm,
   parseEnable,
 } from "./enable";
-export { buildEncryptedElement, type EncryptedElementOptions } from "./encrypted-element";
-export { extractOmemoForDevice, type OmemoDevice, type OmemoKeyMaterial, omemoEncryptedElements } from "./extract";
+export { buildEncryptedElement, buildPriorityElement, type EncryptedElementOptions } from "./encrypted-element";
+export {
+  extractOmemoForDevice,
+  isEmptyOmemoMessage,
+  type OmemoDevice,
+  type OmemoKeyMaterial,
+  type OmemoSidError,
+  omemoEncryptedElements,
+  readOmemoForDevice,
+} from "./extract";
 export {
   ENCRYPTED_PUSH_FEATURES,
   isOmemoNamespace,
@@ -38,7 +49,18 @@ export {
   type OmemoNamespace,
 } from "./namespaces";
 export { type OpenError, type OpenErrorKind, type OpenOptions, openPayload, openPushNotification } from "./open";
-export { PUSH_TYPES, type PushPlaintext, type PushType, serializePushPlaintext } from "./plaintext";
-export { type PlaintextParseError, parsePushPlaintext, type ReceivedPushPlaintext } from "./read-plaintext";
+export {
+  PUSH_TYPES,
+  type PushPlaintext,
+  type PushPriority,
+  type PushType,
+  serializePushPlaintext,
+} from "./plaintext";
+export {
+  type PlaintextParseError,
+  parsePushPlaintext,
+  type ReceivedOmemoKeyMaterial,
+  type ReceivedPushPlaintext,
+} from "./read-plaintext";
 export { type RandomFill, type SealedPush, type SealOptions, sealPayload } from "./seal";
 export { type SealedNotification, type SealNotificationOptions, sealPushNotification } from "./seal-notification";

@@ -1,6 +1,24 @@
 import { failure, type Result, success } from "../domain/result";
-import type { OmemoKeyMaterial } from "./extract";
 import { PUSH_TYPES, type PushType } from "./plaintext";
+
+/**
+ * The `omemo` object as a device reads it. Unlike what this project's builder writes, `kex` and `sid`
+ * may be missing: writers that follow only the seed document leave `kex` out.
+ */
+export interface ReceivedOmemoKeyMaterial {
+  readonly keys: readonly string[];
+  /**
+   * Parallel to `keys`: whether each key is a key exchange. **Absent means unknown**, never "no key
+   * exchange": the writer did not say (it left `kex` out or wrote `null`). A device must then find
+   * out from the key itself (try it as a key exchange, `PreKeySignalMessage` / `OMEMOKeyExchange`,
+   * then as a normal message); taking it for `false` loses the first message of every new session.
+   */
+  readonly kex?: readonly boolean[];
+  /** The sender's device id, as text (a number is read as its decimal text). */
+  readonly sid?: string;
+  readonly iv?: string;
+  readonly data: string;
+}
 
 /**
  * A push plaintext as a device receives it. Real servers are less tidy than this project's builder:
@@ -11,14 +29,17 @@ import { PUSH_TYPES, type PushType } from "./plaintext";
 export interface ReceivedPushPlaintext {
   readonly unread: number | null;
   readonly sender: string | null;
-  /** Absent when the server wrote none or one this reader does not know. */
+  /**
+   * Absent when the server wrote none or one this reader does not know (such as `subscribe`, which
+   * writers following the seed use and Siskin cannot decode).
+   */
   readonly type?: PushType;
   readonly message?: string;
   readonly nickname?: string;
   readonly sid?: string;
   readonly media?: readonly string[];
-  /** Absent when missing or malformed. A missing `kex` (seed-only writers) reads as all `false`. */
-  readonly omemo?: OmemoKeyMaterial;
+  /** Absent when missing or malformed. A missing `kex` (seed-only writers) stays missing: unknown. */
+  readonly omemo?: ReceivedOmemoKeyMaterial;
 }
 
 export interface PlaintextParseError {
@@ -40,10 +61,11 @@ function stringArray(value: unknown): string[] | undefined {
   return Array.isArray(value) && value.every((item): item is string => typeof item === "string") ? value : undefined;
 }
 
-function readKex(value: unknown, count: number): boolean[] | undefined {
-  if (value === undefined) return Array.from({ length: count }, () => false);
-  if (!Array.isArray(value) || value.length !== count) return undefined;
-  return value.every((item): item is boolean => typeof item === "boolean") ? value : undefined;
+/** The `kex` flags: `unknown` when the writer gave none, `malformed` when they do not fit the keys. */
+function readKex(value: unknown, count: number): boolean[] | "unknown" | "malformed" {
+  if (value === undefined || value === null) return "unknown";
+  if (!Array.isArray(value) || value.length !== count) return "malformed";
+  return value.every((item): item is boolean => typeof item === "boolean") ? value : "malformed";
 }
 
 function readSid(value: unknown): string | undefined {
@@ -51,14 +73,16 @@ function readSid(value: unknown): string | undefined {
   return optionalString(value);
 }
 
-function readOmemo(value: unknown): OmemoKeyMaterial | undefined {
+function readOmemo(value: unknown): ReceivedOmemoKeyMaterial | undefined {
   if (!isObject(value)) return undefined;
   const keys = stringArray(value.keys);
   const data = optionalString(value.data);
   if (keys === undefined || keys.length === 0 || data === undefined) return undefined;
   const kex = readKex(value.kex, keys.length);
-  if (kex === undefined) return undefined;
-  return { keys, kex, sid: readSid(value.sid), iv: optionalString(value.iv), data };
+  if (kex === "malformed") return undefined;
+  const sid = readSid(value.sid);
+  const iv = optionalString(value.iv);
+  return { keys, ...(kex === "unknown" ? {} : { kex }), sid, iv, data };
 }
 
 function readType(value: unknown): PushType | undefined {
@@ -67,7 +91,9 @@ function readType(value: unknown): PushType | undefined {
 
 /**
  * Reads the JSON a device finds inside an encrypted push, tolerating what real servers emit (see
- * {@link ReceivedPushPlaintext}). Only text that is not JSON, or JSON that is not an object, is refused.
+ * {@link ReceivedPushPlaintext}); a missing `omemo.kex` is kept missing (unknown), never read as
+ * "no key exchange" (docs/protocol.md section 7). Only text that is not JSON, or JSON that is not an
+ * object, is refused.
  * @see https://xeps.tigase.net/docs/push-notifications/encrypt/
  */
 export function parsePushPlaintext(json: string): Result<ReceivedPushPlaintext, PlaintextParseError> {

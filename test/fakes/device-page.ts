@@ -394,7 +394,7 @@ function opened(plaintext) {
   const omemo = plaintext.omemo;
   if (omemo) {
     field(dl, "omemo sid", "omemo-sid", omemo.sid);
-    omemo.keys.forEach((key, i) => field(dl, "omemo key " + (i + 1) + (omemo.kex[i] ? " (kex)" : ""), "omemo-key", key));
+    omemo.keys.forEach((key, i) => field(dl, "omemo key " + (i + 1) + (omemo.kex === undefined || omemo.kex === null ? " (kex unknown)" : omemo.kex[i] ? " (kex)" : ""), "omemo-key", key));
     field(dl, "omemo kex", "omemo-kex", JSON.stringify(omemo.kex));
     field(dl, "omemo iv", "omemo-iv", omemo.iv);
     field(dl, "omemo data", "omemo-data", omemo.data);

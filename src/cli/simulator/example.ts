@@ -4,7 +4,7 @@
  * synthetic (well-formed base64, not a real Signal session), like test/vectors/omemo-push.json. Two of
  * Juliet's devices have a key: 1325 (a key exchange) and 4223; Romeo sent it from his device 27183 and
  * encrypted it for his other device 9001 too.
- * @see https://xmpp.org/extensions/xep-0384.html#protocol-message_structure
+ * @see https://xmpp.org/extensions/xep-0384.html#message-structure-description
  */
 export const EXAMPLE_OMEMO_MESSAGE = `<message xmlns='jabber:client' to='juliet@capulet.example' from='romeo@montague.example/orchard' id='sim-omemo-1' type='chat'>
   <encrypted xmlns='urn:xmpp:omemo:2'>

@@ -74,6 +74,11 @@ function seal(step: SealStep): string {
     indent(
       `sealed with AES-128-GCM: iv ${step.sealed.iv}, ${step.sealed.encrypted.length} base64 characters${step.voip ? ", type='voip'" : ""}`,
     ),
+    indent(
+      step.priority === "low"
+        ? "priority low: nothing to show (no message), published as a background push"
+        : "priority high: published as an alert",
+    ),
     "",
   ].join("\n");
 }
@@ -106,7 +111,7 @@ export function plaintextRows(plaintext: ReceivedPushPlaintext): [string, string
       ? ([["omemo", "(none)"]] as [string, string][])
       : ([
           ...omemo.keys.map((key, index): [string, string] => [`omemo.keys[${index}]`, key]),
-          ["omemo.kex", list(omemo.kex)],
+          ["omemo.kex", omemo.kex === undefined ? "(unknown: the writer did not say)" : list(omemo.kex)],
           ["omemo.sid", omemo.sid],
           ["omemo.iv", omemo.iv ?? "(none: OMEMO 1 and 2 carry no iv)"],
           ["omemo.data", omemo.data],

@@ -2,11 +2,12 @@ import { randomBytes, randomInt } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import {
   buildEncryptedElement,
-  buildPushPlaintext,
+  buildPush,
   encodeBase64,
   type OpenError,
   openPushNotification,
   type PushPlaintext,
+  type PushPriority,
   parseEnable,
   type ReceivedPushPlaintext,
   type SealedPush,
@@ -74,6 +75,11 @@ export interface SealStep {
   readonly budget: "fits" | "omemo dropped" | "message trimmed";
   readonly sealed: SealedPush;
   readonly voip: boolean;
+  /**
+   * What the builder says to publish with (`<priority xmlns='tigase:push:priority:0'/>`): `low` for a
+   * push with nothing to show, such as an OMEMO key transport element, `high` otherwise.
+   */
+  readonly priority: PushPriority;
 }
 
 /** Step 4: the server publishes to the push service. */
@@ -373,23 +379,24 @@ export class Simulation {
     key: Uint8Array,
     maxSize: number,
   ): Promise<SealStep> {
-    const built = buildPushPlaintext(message.stanza, {
+    const built = buildPush(message.stanza, {
       unread: this.options.unread,
       omemoDevice: { deviceId: enable.deviceId, recipient: this.names.bare },
       ...(this.options.placeholder !== undefined ? { placeholder: this.options.placeholder } : {}),
     });
     if (!built.ok) throw this.fail("seal", `no push for this stanza: ${built.error.reason}`);
-    const sealed = await sealPushNotification(built.value, key, { maxSize });
+    const sealed = await sealPushNotification(built.value.plaintext, key, { maxSize });
     if (!sealed.ok) throw this.fail("seal", sealed.error.reason);
     const { plaintext, voip, iv, encrypted } = sealed.value;
     return {
       source: message.source,
       stanza: message.text,
-      built: built.value,
+      built: built.value.plaintext,
       json: serializePushPlaintext(plaintext),
-      budget: budgetOf(built.value, plaintext),
+      budget: budgetOf(built.value.plaintext, plaintext),
       sealed: { iv, encrypted },
       voip,
+      priority: built.value.priority,
     };
   }
 
@@ -401,6 +408,7 @@ export class Simulation {
       pushJid: gateway.pushJid,
       node: register.node,
       encrypted: buildEncryptedElement(seal.sealed, { voip: seal.voip }),
+      priority: seal.priority,
     });
     const { status, text } = await this.postXmpp("publish", iq);
     const reply = this.parseReply("publish", text);

@@ -1,4 +1,4 @@
-import { isOmemoNamespace, OMEMO_LEGACY_NS } from "../../omemo";
+import { buildPriorityElement, isOmemoNamespace, OMEMO_LEGACY_NS, type PushPriority } from "../../omemo";
 import { attribute, childElement, childElements, element, textOf } from "../../xmpp/element";
 import { buildDataForm, parseDataForm } from "../../xmpp/forms";
 import { bareJid, parseJid } from "../../xmpp/jid";
@@ -98,14 +98,19 @@ export interface PublishRequest {
   readonly pushJid: string;
   readonly node: string;
   readonly encrypted: XmlElement;
+  /** The builder's priority, written as `<priority xmlns='tigase:push:priority:0'/>`; none when absent. */
+  readonly priority?: PushPriority;
 }
 
 /**
- * The publish the user's server sends for an encrypted push: `<encrypted/>` in place of the summary.
+ * The publish the user's server sends for an encrypted push: `<encrypted/>` in place of the summary,
+ * and the `<priority/>` the builder asked for (`low` makes the push service send a background push),
+ * as Tigase server writes it (docs/protocol.md sections 4 and 7).
  * @see https://xmpp.org/extensions/xep-0357.html#publishing
  */
 export function publishIq(request: PublishRequest): XmlElement {
-  const notification = element("notification", { xmlns: NS.push }, [request.encrypted]);
+  const priority = request.priority === undefined ? [] : [buildPriorityElement(request.priority)];
+  const notification = element("notification", { xmlns: NS.push }, [request.encrypted, ...priority]);
   return element("iq", { type: "set", from: request.from, to: request.pushJid, id: request.id }, [
     element("pubsub", { xmlns: NS.pubsub }, [
       element("publish", { node: request.node }, [element("item", {}, [notification])]),

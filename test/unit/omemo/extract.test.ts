@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { extractOmemoForDevice } from "../../../src/omemo";
+import { extractOmemoForDevice, readOmemoForDevice } from "../../../src/omemo";
 import { element } from "../../../src/xmpp/element";
 import { parseStanza, readTestFile } from "./fixtures";
 
@@ -117,17 +117,28 @@ describe("extractOmemoForDevice, order and shape", () => {
     expect(extractOmemoForDevice(parseStanza(text), device)).toBeUndefined();
   });
 
-  it("leaves out sid and iv when the header has none", () => {
+  it("leaves out iv when the legacy header has none", () => {
     const text = omemo2Message(
-      "<header><key rid='7'>A</key></header><payload>P</payload>",
+      "<header sid='27183'><key rid='7'>A</key></header><payload>P</payload>",
       "eu.siacs.conversations.axolotl",
     );
     expect(extractOmemoForDevice(parseStanza(text), device)).toStrictEqual({
       keys: ["A"],
       kex: [false],
-      sid: undefined,
+      sid: "27183",
       iv: undefined,
       data: "P",
+    });
+  });
+
+  it("gives nothing for a header without sid, and readOmemoForDevice says why", () => {
+    const message = parseStanza(
+      omemo2Message("<header><key rid='7'>A</key></header><payload>P</payload>", "eu.siacs.conversations.axolotl"),
+    );
+    expect(extractOmemoForDevice(message, device)).toBeUndefined();
+    expect(readOmemoForDevice(message, device)).toEqual({
+      ok: false,
+      error: { kind: "bad-omemo-sid", reason: "OMEMO header without sid" },
     });
   });
 

@@ -40,6 +40,8 @@ export interface OmemoPushVector {
     readonly iv?: string;
     readonly data: string;
   } | null;
+  /** The `<priority xmlns='tigase:push:priority:0'/>` to publish with (vectors version 2). */
+  readonly expectedPriority: "high" | "low";
   readonly pushKey: string;
   readonly iv: string;
   readonly plaintext: string;

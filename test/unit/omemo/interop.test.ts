@@ -77,7 +77,10 @@ describe("opening what Prosody's encrypted-push module emits", () => {
       const opened = await openPushNotification(sealWithNodeCrypto(JSON.stringify(push), "zero"), key, {
         acceptZeroTag: true,
       });
-      expect(opened).toEqual({ ok: true, value: push });
+      // `subscribe` is no type a client decodes (Siskin knows chat, groupchat, call, unknown): the
+      // reader leaves it out, as it does any type it does not know.
+      const { type, ...rest } = push;
+      expect(opened).toEqual({ ok: true, value: type === "subscribe" ? rest : push });
     }
   });
 });

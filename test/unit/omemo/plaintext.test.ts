@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildPushPlaintext, parsePushPlaintext, serializePushPlaintext } from "../../../src/omemo";
+import { buildPush, buildPushPlaintext, parsePushPlaintext, serializePushPlaintext } from "../../../src/omemo";
 import { parseStanza } from "./fixtures";
 
 function build(text: string, unread = 2) {
@@ -40,7 +40,7 @@ describe("buildPushPlaintext", () => {
   it("writes the placeholder, never the fallback body, for an OMEMO message, and a chosen placeholder", () => {
     const text =
       "<message xmlns='jabber:client' from='romeo@montague.example/orchard' type='chat'><body>fallback</body>" +
-      "<encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'/></encrypted></message>";
+      "<encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'/><payload>P</payload></encrypted></message>";
     expect(builtJson(text)).toBe(
       '{"unread":2,"sender":"romeo@montague.example","type":"chat","message":"New secure message"}',
     );
@@ -61,10 +61,17 @@ describe("buildPushPlaintext", () => {
     );
   });
 
-  it("writes a subscription request", () => {
+  it("writes a subscription request as type unknown (Siskin decodes no subscribe)", () => {
     expect(builtJson("<presence xmlns='jabber:client' from='romeo@montague.example' type='subscribe'/>")).toBe(
-      '{"unread":2,"sender":"romeo@montague.example","type":"subscribe"}',
+      '{"unread":2,"sender":"romeo@montague.example","type":"unknown"}',
     );
+  });
+
+  it("writes no message for an OMEMO message without payload, even with a fallback body", () => {
+    const text =
+      "<message xmlns='jabber:client' from='romeo@montague.example/orchard' type='chat'><body>fallback</body>" +
+      "<encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'/></encrypted></message>";
+    expect(builtJson(text)).toBe('{"unread":2,"sender":"romeo@montague.example","type":"chat"}');
   });
 
   it.each([
@@ -76,6 +83,51 @@ describe("buildPushPlaintext", () => {
   ])("refuses %s", (_name, text, kind) => {
     const built = build(text);
     expect(built.ok || built.error.kind).toBe(kind);
+  });
+});
+
+describe("buildPush: the priority to publish with", () => {
+  it.each([
+    [
+      "a chat message with body",
+      "<message xmlns='jabber:client' from='a@b/c' type='chat'><body>hi</body></message>",
+      "high",
+    ],
+    [
+      "a message without body",
+      "<message xmlns='jabber:client' from='a@b/c' type='chat'><active xmlns='http://jabber.org/protocol/chatstates'/></message>",
+      "low",
+    ],
+    [
+      "a group chat message without body",
+      "<message xmlns='jabber:client' from='r@muc.b/n' type='groupchat'><subject>s</subject></message>",
+      "low",
+    ],
+    [
+      "an OMEMO message with payload",
+      "<message xmlns='jabber:client' from='a@b/c'><encrypted xmlns='urn:xmpp:omemo:2'><header sid='1'/><payload>P</payload></encrypted></message>",
+      "high",
+    ],
+    [
+      "an OMEMO message without payload",
+      "<message xmlns='jabber:client' from='a@b/c'><encrypted xmlns='urn:xmpp:omemo:1'><header sid='1'/></encrypted></message>",
+      "low",
+    ],
+    [
+      "a call",
+      "<message xmlns='jabber:client' from='a@b/c'><propose xmlns='urn:xmpp:jingle-message:0' id='s'/></message>",
+      "high",
+    ],
+    ["a subscription request", "<presence xmlns='jabber:client' from='a@b' type='subscribe'/>", "high"],
+  ])("%s: %s", (_name, text, priority) => {
+    const built = buildPush(parseStanza(text), { unread: 1 });
+    expect(built.ok && built.value.priority).toBe(priority);
+  });
+
+  it("gives buildPushPlaintext the same plaintext without the priority", () => {
+    const stanza = parseStanza("<message xmlns='jabber:client' from='a@b/c' type='chat'><body>hi</body></message>");
+    const built = buildPush(stanza, { unread: 1 });
+    expect(buildPushPlaintext(stanza, { unread: 1 })).toEqual({ ok: true, value: built.ok && built.value.plaintext });
   });
 });
 
@@ -107,11 +159,20 @@ describe("parsePushPlaintext", () => {
     expect(parsePushPlaintext("{}")).toEqual({ ok: true, value: { unread: null, sender: null } });
   });
 
-  it("reads an omemo object without kex (a seed-only writer) as all false, and a numeric sid as text", () => {
+  it("reads an omemo object without kex (a seed-only writer) with kex unknown, never false, and a numeric sid as text", () => {
     const parsed = parsePushPlaintext(
       '{"unread":1,"sender":"a@b","type":"chat","omemo":{"keys":["k"],"sid":27183,"data":"d"}}',
     );
-    expect(parsed.ok && parsed.value.omemo).toEqual({ keys: ["k"], kex: [false], sid: "27183", data: "d" });
+    expect(parsed.ok && parsed.value.omemo).toStrictEqual({ keys: ["k"], sid: "27183", iv: undefined, data: "d" });
+  });
+
+  it("reads the types Siskin decodes, unknown included, and leaves out subscribe", () => {
+    for (const type of ["chat", "groupchat", "call", "unknown"]) {
+      const parsed = parsePushPlaintext(`{"unread":1,"sender":"a@b","type":"${type}"}`);
+      expect(parsed.ok && parsed.value.type).toBe(type);
+    }
+    const parsed = parsePushPlaintext('{"unread":1,"sender":"a@b","type":"subscribe"}');
+    expect(parsed).toEqual({ ok: true, value: { unread: 1, sender: "a@b" } });
   });
 
   it.each([

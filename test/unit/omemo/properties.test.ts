@@ -1,15 +1,18 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  buildPushPlaintext,
+  buildPush,
   encodeBase64,
   extractOmemoForDevice,
   fitPushPlaintext,
+  isEmptyOmemoMessage,
   type OmemoKeyMaterial,
   openPayload,
   openPushNotification,
   PUSH_TYPES,
   type PushPlaintext,
+  parseOmemoDeviceId,
+  parsePushPlaintext,
   sealedLengthOf,
   sealPayload,
   sealPushNotification,
@@ -18,6 +21,7 @@ import {
 import type { XmlElement, XmlNode } from "../../../src/xmpp/xml";
 import { parseXml } from "../../../src/xmpp/xml";
 import { omemoPushVectors, parseStanza } from "./fixtures";
+import { siskinDecode } from "./siskin";
 
 const RUNS = { numRuns: 150 };
 const vectors = omemoPushVectors();
@@ -31,16 +35,16 @@ const omemoArb: fc.Arbitrary<OmemoKeyMaterial> = fc
   .record(
     {
       entries: fc.array(fc.tuple(fc.base64String({ maxLength: 200 }), fc.boolean()), { minLength: 1, maxLength: 4 }),
-      sid: fc.stringMatching(/^[1-9][0-9]{0,9}$/),
+      sid: fc.integer({ min: 0, max: 0xffffffff }).map(String),
       iv: fc.base64String({ minLength: 16, maxLength: 16 }),
       data: fc.base64String({ minLength: 4, maxLength: 400 }),
     },
-    { requiredKeys: ["entries", "data"] },
+    { requiredKeys: ["entries", "sid", "data"] },
   )
   .map(({ entries, sid, iv, data }) => ({
     keys: entries.map(([key]) => key),
     kex: entries.map(([, kex]) => kex),
-    ...(sid === undefined ? {} : { sid }),
+    sid,
     ...(iv === undefined ? {} : { iv }),
     data,
   }));
@@ -83,6 +87,20 @@ describe("seal and open (property)", () => {
     );
   });
 
+  it("reads a missing kex as unknown, never as all false, whatever else the omemo object holds", () => {
+    fc.assert(
+      fc.property(plaintextArb, omemoArb, fc.boolean(), (plaintext, omemo, asNull) => {
+        const written = JSON.parse(serializePushPlaintext({ ...plaintext, omemo }));
+        written.omemo.kex = asNull ? null : undefined;
+        const read = parsePushPlaintext(JSON.stringify(written));
+        if (!read.ok) throw new Error(read.error.reason);
+        expect(read.value.omemo?.keys).toEqual(omemo.keys);
+        expect(read.value.omemo?.kex).toBeUndefined();
+      }),
+      RUNS,
+    );
+  });
+
   it("refuses any single flipped bit of ciphertext or tag", async () => {
     await fc.assert(
       fc.asyncProperty(textArb, keyArb, fc.nat(), async (text, key, bit) => {
@@ -117,7 +135,7 @@ interface Mutation {
   readonly value: string;
 }
 
-const NAMES = ["encrypted", "header", "keys", "key", "iv", "payload", "body", "propose", "x"];
+const NAMES = ["encrypted", "header", "keys", "key", "iv", "payload", "body", "propose", "x", "presence"];
 const NAMESPACES = [
   "eu.siacs.conversations.axolotl",
   "urn:xmpp:omemo:1",
@@ -136,6 +154,12 @@ const VALUES = [
   "1",
   "false",
   "",
+  "-1",
+  "+27183",
+  "4294967295",
+  "4294967296",
+  "groupchat",
+  "subscribe",
 ];
 
 const mutationArb: fc.Arbitrary<Mutation> = fc.record({
@@ -216,9 +240,33 @@ function checkExtraction(stanza: XmlElement, device: { deviceId: string; recipie
     expect(omemo.keys.length).toBeGreaterThan(0);
     expect(omemo.kex).toHaveLength(omemo.keys.length);
     expect(omemo.data).not.toBe("");
+    expect(parseOmemoDeviceId(omemo.sid)).toBe(omemo.sid);
   }
-  const built = buildPushPlaintext(stanza, { unread: 1, omemoDevice: device });
-  if (built.ok) expect(JSON.parse(serializePushPlaintext(built.value))).toBeTypeOf("object");
+  const built = buildPush(stanza, { unread: 1, omemoDevice: device });
+  if (!built.ok) {
+    expect(built.error.kind).toMatch(/^(bad-from|not-notifiable|bad-omemo-sid)$/);
+    return;
+  }
+  const { plaintext, priority } = built.value;
+  const json = serializePushPlaintext(plaintext);
+  expect(JSON.parse(json)).toBeTypeOf("object");
+  expect(PUSH_TYPES).toContain(plaintext.type);
+  // What the builder writes, Siskin's notification extension decodes: never a crash, never a throw.
+  expect(siskinDecode(json).outcome).toBe("decoded");
+  // Nothing to show, low priority; and an omemo object only beside a message.
+  if (plaintext.type === "chat" || plaintext.type === "groupchat")
+    expect(priority).toBe(plaintext.message === undefined ? "low" : "high");
+  else expect(priority).toBe("high");
+  if (plaintext.omemo !== undefined) {
+    expect(plaintext.message).toBeDefined();
+    expect(parseOmemoDeviceId(plaintext.omemo.sid)).toBe(plaintext.omemo.sid);
+  }
+  // No payload, no message: an empty OMEMO message (key transport, heartbeat) is invisible.
+  if (stanza.name === "message" && plaintext.type !== "call" && isEmptyOmemoMessage(stanza)) {
+    expect(plaintext.message).toBeUndefined();
+    expect(plaintext.omemo).toBeUndefined();
+    expect(priority).toBe("low");
+  }
 }
 
 describe("OMEMO extraction on mutated stanzas (property)", () => {

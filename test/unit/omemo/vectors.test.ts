@@ -1,5 +1,7 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
+  buildPush,
   buildPushPlaintext,
   extractOmemoForDevice,
   openPayload,
@@ -8,7 +10,7 @@ import {
   sealPushNotification,
   serializePushPlaintext,
 } from "../../../src/omemo";
-import { base64Bytes, omemoPushVectors, parseStanza } from "./fixtures";
+import { base64Bytes, omemoPushVectors, parseStanza, readTestFile } from "./fixtures";
 
 const vectors = omemoPushVectors();
 
@@ -20,6 +22,27 @@ describe("OMEMO push known-answer vectors (test/vectors/omemo-push.json)", () =>
       "legacy-no-key-for-device",
       "legacy-groupchat-keytransport-no-payload",
       "legacy-single-key-no-prekey",
+    ]);
+  });
+
+  it("is the file the README's version line names: a changed file needs a new version and changelog entry", () => {
+    const readme = readTestFile("vectors/README.md");
+    const line = /^\*\*Version (\d+) \((\d{4}-\d{2}-\d{2})\)\.\*\* `omemo-push\.json` SHA-256: `([0-9a-f]{64})`$/m.exec(
+      readme,
+    );
+    if (line === null) throw new Error("test/vectors/README.md has no version line");
+    const [, version, date, hash] = line;
+    expect(createHash("sha256").update(readTestFile("vectors/omemo-push.json")).digest("hex")).toBe(hash);
+    expect(readme).toContain(`### Version ${version} (${date})`);
+  });
+
+  it("says in every vector how to publish it, low exactly for the one without payload", () => {
+    expect(vectors.map((vector) => [vector.name, vector.expectedPriority])).toEqual([
+      ["legacy-two-keys-for-device", "high"],
+      ["omemo2-keys-grouped-by-jid", "high"],
+      ["legacy-no-key-for-device", "high"],
+      ["legacy-groupchat-keytransport-no-payload", "low"],
+      ["legacy-single-key-no-prekey", "high"],
     ]);
   });
 
@@ -36,9 +59,18 @@ describe("OMEMO push known-answer vectors (test/vectors/omemo-push.json)", () =>
       expect(JSON.stringify(written ?? null)).toBe(JSON.stringify(vector.expectedOmemo));
     });
 
-    it("builds the plaintext byte for byte", () => {
-      const built = buildPushPlaintext(message, { unread: vector.unread, omemoDevice: device });
-      expect(built.ok && serializePushPlaintext(built.value)).toBe(vector.plaintext);
+    it("builds the plaintext byte for byte, and the priority", () => {
+      const built = buildPush(message, { unread: vector.unread, omemoDevice: device });
+      if (!built.ok) throw new Error(built.error.reason);
+      expect(serializePushPlaintext(built.value.plaintext)).toBe(vector.plaintext);
+      expect(built.value.priority).toBe(vector.expectedPriority);
+      const plaintextOnly = buildPushPlaintext(message, { unread: vector.unread, omemoDevice: device });
+      expect(plaintextOnly).toEqual({ ok: true, value: built.value.plaintext });
+    });
+
+    it("writes message exactly when the push is high priority", () => {
+      const written = JSON.parse(vector.plaintext);
+      expect("message" in written).toBe(vector.expectedPriority === "high");
     });
 
     it("seals the plaintext with the given IV to the known ciphertext", async () => {
@@ -47,9 +79,9 @@ describe("OMEMO push known-answer vectors (test/vectors/omemo-push.json)", () =>
     });
 
     it("seals the built plaintext with an injected random source to the known ciphertext", async () => {
-      const built = buildPushPlaintext(message, { unread: vector.unread, omemoDevice: device });
+      const built = buildPush(message, { unread: vector.unread, omemoDevice: device });
       if (!built.ok) throw new Error(built.error.reason);
-      const sealed = await sealPushNotification(built.value, key, { random: (bytes) => bytes.set(iv) });
+      const sealed = await sealPushNotification(built.value.plaintext, key, { random: (bytes) => bytes.set(iv) });
       expect(sealed.ok && { encrypted: sealed.value.encrypted, iv: sealed.value.iv }).toEqual({
         encrypted: vector.encrypted,
         iv: vector.iv,
