@@ -129,7 +129,7 @@ async function deliver(
   const budget = new PushBudget(deps.now, deps.now() + PUBLISH_DEADLINE_MS);
   const encrypted = publish.notification.encrypted;
   // A blob that cannot fit is not sent at all: the fallback push goes out at once (docs/protocol.md 6.4).
-  const tooLarge = encrypted !== undefined && encrypted.data.length > provider.maxPayloadSize(registration);
+  const tooLarge = encrypted !== undefined && encrypted.data.length > provider.payloadCapacity(registration);
   let request: PushRequest = { registration, notification: publish.notification, budget, withoutEncrypted: tooLarge };
   trace.fallback = tooLarge || undefined;
   let outcome = await sendWithRetry(deps, provider, request, trace);

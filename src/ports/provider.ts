@@ -53,10 +53,16 @@ export interface PushProvider extends RouteHooks {
   /** Sends one push; only programming faults throw, everything the provider says is an outcome. */
   send(request: PushRequest): Promise<PushOutcome>;
   /**
-   * How many bytes the base64 `encrypted` string may have for this registration: the provider's body
-   * limit minus the real envelope around it (docs/protocol.md 6.4).
+   * The `max-payload-size` told to the user's server: how long the base64 `encrypted` string may be so
+   * that the server's own trimming (Tigase's) still fits the real envelope (docs/protocol.md 6.4).
    */
   maxPayloadSize(registration: Registration): number;
+  /**
+   * How many bytes of `encrypted` every push to this registration really holds (docs/protocol.md 6.4):
+   * at least {@link maxPayloadSize}, which leaves room for the way Tigase's server trims. A blob longer
+   * than this goes out as the fallback push at once.
+   */
+  payloadCapacity(registration: Registration): number;
 }
 
 /** The providers configured on this gateway, per app (`APPS`, docs/protocol.md section 8). */

@@ -16,7 +16,10 @@ const COMMANDS_NS = "http://jabber.org/protocol/commands";
 
 describe("register-device (Tigase clients)", () => {
   it("answers a completed command with node, list-multi features and an integer max-payload-size", async () => {
-    const h = makeHarness({ apnsPayloadSize: 2731 });
+    // 3442 is what the real APNs provider advertises for romeo@montague.example without a PushKit token
+    // since issue 14: the 3909-character capacity less room for Tigase's trimming (docs/protocol.md 6.4).
+    // The harness's provider is a fake: the figure only has to reach the form unchanged, as an integer.
+    const h = makeHarness({ apnsPayloadSize: 3442 });
     const reply = await h.iq(registerDeviceIq({}));
     expect(reply.attrs).toMatchObject({
       type: "result",
@@ -36,7 +39,7 @@ describe("register-device (Tigase clients)", () => {
       type: "list-multi",
       values: ["tigase:push:encrypt:0", "tigase:push:encrypt:aes-128-gcm", "tigase:push:encrypt:omemo:0"],
     });
-    expect(formField(reply, "max-payload-size")).toEqual({ type: "text-single", values: ["2731"] });
+    expect(formField(reply, "max-payload-size")).toEqual({ type: "text-single", values: ["3442"] });
     const stored = await h.store.get(node?.values[0] ?? "");
     expect(stored.kind === "found" && stored.registration).toMatchObject({
       account: "romeo@montague.example",

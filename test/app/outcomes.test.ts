@@ -124,6 +124,15 @@ describe("replies to provider outcomes (docs/protocol.md 5)", () => {
     expect(h.apns.sent.map((r) => r.withoutEncrypted)).toEqual([true]);
   });
 
+  it("sends a blob over the advertised max-payload-size but within the capacity with its content (Tigase's trimming)", async () => {
+    const h = makeHarness({ apnsPayloadSize: 10 });
+    // What Tigase's server writes overshoots the advertised figure; the real envelope still holds it.
+    h.apns.payloadCapacity = () => 4000;
+    const node = await registered(h);
+    expect((await h.iq(publishIq({ node, notification: ENCRYPTED }))).attrs.type).toBe("result");
+    expect(h.apns.sent.map((r) => r.withoutEncrypted)).toEqual([false]);
+  });
+
   it("never makes more than two provider requests for one publish", async () => {
     const h = makeHarness();
     const node = await registered(h);

@@ -37,6 +37,10 @@ export class ProgrammableProvider implements PushProvider {
   maxPayloadSize(_registration: Registration): number {
     return this.payloadSize;
   }
+
+  payloadCapacity(_registration: Registration): number {
+    return this.payloadSize;
+  }
 }
 
 /** A directory of programmable providers, per app. */

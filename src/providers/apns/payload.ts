@@ -1,7 +1,7 @@
 import type { PushNotification } from "../../domain/notification";
-import { pushKind } from "../../domain/notification";
+import { isRingingCall, pushKind } from "../../domain/notification";
 import type { Registration } from "../../domain/registration";
-import { clampPreview, TYPICAL_IV_BASE64_LENGTH, utf8Length } from "../payload-measure";
+import { advertisedMaxPayloadSize, clampPreview, TYPICAL_IV_BASE64_LENGTH, utf8Length } from "../payload-measure";
 import { PUSH_LIFETIME_SECONDS } from "../push-lifetime";
 import { type AlertText, GENERIC_ALERT_TEXT } from "./alert-text";
 
@@ -54,12 +54,8 @@ function countOnlyKeys(account: string, notification: PushNotification): CustomK
   return keys;
 }
 
-function isCall(notification: PushNotification): boolean {
-  return notification.encrypted?.voip === true || notification.jingle?.action === "propose";
-}
-
 function plainAlertText(notification: PushNotification): AlertText {
-  const generic = isCall(notification) ? GENERIC_ALERT_TEXT.call : GENERIC_ALERT_TEXT.message;
+  const generic = isRingingCall(notification) ? GENERIC_ALERT_TEXT.call : GENERIC_ALERT_TEXT.message;
   const title = notification.sender ?? generic.title;
   if (notification.body === undefined || notification.body === "") return { title, body: generic.body };
   const body = notification.nickname ? `${notification.nickname}: ${notification.body}` : notification.body;
@@ -87,8 +83,9 @@ function collapseIdOf(notification: PushNotification): string | undefined {
  * Builds the APNs push of a notification (docs/protocol.md 4 and 6.1). Encrypted pushes carry only
  * `account`, `encrypted` and `iv` beside generic alert texts (the summary, if the server sent one
  * too, is what it chose to encrypt); plain pushes carry `sender`, `body`, `nickname` and
- * `unread-messages` where the publish had them. A call goes to the PushKit token when there is one,
- * else it is an alert at priority 10.
+ * `unread-messages` where the publish had them. A ringing call ({@link pushKind} `voip`) goes to the
+ * PushKit token when there is one, else it is an alert at priority 10 with the call texts; every other
+ * Jingle event marked `type='voip'` is a regular alert or background push to the regular token.
  * @see https://developer.apple.com/documentation/usernotifications/generating-a-remote-notification
  * @see https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
  */
@@ -132,7 +129,7 @@ export function buildApnsPush(
       lifetimeSeconds: PUSH_LIFETIME_SECONDS.background,
     };
   }
-  const generic = isCall(notification) ? GENERIC_ALERT_TEXT.call : GENERIC_ALERT_TEXT.message;
+  const generic = isRingingCall(notification) ? GENERIC_ALERT_TEXT.call : GENERIC_ALERT_TEXT.message;
   let body: string;
   if (withoutEncrypted) body = alertBody(generic, countOnlyKeys(account, notification));
   else if (encrypted) body = alertBody(generic, encrypted);
@@ -170,11 +167,13 @@ export function apnsHeaders(push: ApnsPush, topic: string, nowMs: number): Recor
 }
 
 /**
- * How many bytes of base64 `encrypted` fit every encrypted push this registration may get: each
- * body limit minus the real envelope (the body built with an empty blob and a 16-character IV),
- * the smallest of message alert, call (VoIP or alert) and background (docs/protocol.md 6.4).
+ * How many characters of base64 `encrypted` fit every encrypted push this registration may get: each
+ * body limit minus the real envelope (the body built with an empty blob and a 16-character IV), the
+ * smallest of message alert, ringing call (VoIP or alert) and background (docs/protocol.md 6.4). A blob
+ * of this length fits exactly; one character more does not.
+ * @see https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
  */
-export function apnsMaxPayloadSize(registration: Registration): number {
+export function apnsPayloadCapacity(registration: Registration): number {
   const probe = { data: "", iv: "A".repeat(TYPICAL_IV_BASE64_LENGTH) };
   const probes: PushNotification[] = [
     { priority: "high", encrypted: { ...probe, voip: false } },
@@ -187,4 +186,14 @@ export function apnsMaxPayloadSize(registration: Registration): number {
       return apnsBodyLimit(push) - utf8Length(push.body);
     }),
   );
+}
+
+/**
+ * The `max-payload-size` advertised to this registration's server (docs/protocol.md 6.4): the
+ * {@link apnsPayloadCapacity} less what Tigase's server adds beyond `max-size` when it trims a body
+ * ({@link advertisedMaxPayloadSize}), so that its largest ordinary pushes still fit Apple's limit.
+ * @see https://xeps.tigase.net/docs/push-notifications/encrypt/
+ */
+export function apnsMaxPayloadSize(registration: Registration): number {
+  return advertisedMaxPayloadSize(apnsPayloadCapacity(registration));
 }

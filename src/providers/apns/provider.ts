@@ -10,7 +10,14 @@ import { utf8Length } from "../payload-measure";
 import { requestWithDeadline } from "../provider-request";
 import { type ApnsAnswer, apnsOutcome, readApnsAnswer } from "./answer";
 import type { ApnsAppConfig } from "./config";
-import { type ApnsPush, apnsBodyLimit, apnsHeaders, apnsMaxPayloadSize, buildApnsPush } from "./payload";
+import {
+  type ApnsPush,
+  apnsBodyLimit,
+  apnsHeaders,
+  apnsMaxPayloadSize,
+  apnsPayloadCapacity,
+  buildApnsPush,
+} from "./payload";
 import { apnsCredentialKey, mintApnsProviderToken } from "./provider-token";
 
 export interface ApnsProviderOptions {
@@ -61,8 +68,17 @@ export class ApnsProvider implements PushProvider {
     return apnsOutcome(first.answer);
   }
 
+  /** The figure advertised as `max-payload-size`, with room for Tigase's trimming (docs/protocol.md 6.4). */
   maxPayloadSize(registration: Registration): number {
     return apnsMaxPayloadSize(registration);
+  }
+
+  /**
+   * The longest base64 `encrypted` text that fits every push to this registration: what a publish's blob
+   * must be measured against before the fallback push is chosen (docs/protocol.md 6.4).
+   */
+  payloadCapacity(registration: Registration): number {
+    return apnsPayloadCapacity(registration);
   }
 
   private async attempt(

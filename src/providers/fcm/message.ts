@@ -1,9 +1,9 @@
 import type { PushNotification } from "../../domain/notification";
 import { pushKind } from "../../domain/notification";
 import type { Registration } from "../../domain/registration";
-import { clampPreview, TYPICAL_IV_BASE64_LENGTH, utf8Length } from "../payload-measure";
+import { advertisedMaxPayloadSize, clampPreview, TYPICAL_IV_BASE64_LENGTH, utf8Length } from "../payload-measure";
 import { PUSH_LIFETIME_SECONDS } from "../push-lifetime";
-import { type FcmAddressing, SHA1_HEX_LENGTH } from "./device-hash";
+import { type FcmAddressing, fcmAddressing } from "./device-hash";
 
 /** FCM refuses a message whose data is over 4096 bytes. */
 export const FCM_DATA_LIMIT = 4096;
@@ -20,13 +20,31 @@ export interface FcmMessage {
 export interface FcmMessageOptions {
   /** The fallback push of docs/protocol.md 6.4: no `encrypted`/`iv`, no summary texts. */
   readonly withoutEncrypted?: boolean;
+  /**
+   * A p2 / Conversations registration ({@link carriesAddressOnly}): the data is `account` and `channel`
+   * and nothing else from the publish (docs/protocol.md 6.2).
+   */
+  readonly addressOnly?: boolean;
 }
 
 /**
- * The data of an FCM push (docs/protocol.md 6.2), every value a string: `account` (and `channel`), then
- * for an encrypted push `encrypted`, `iv` and `type: "voip"` for a call; for a plain summary `sender`,
- * `body`, `nickname` and `unread-messages` where the publish had them; `unread-messages: "0"` for a
- * dismissal.
+ * Whether pushes to this registration tell Google no more than p2 does: for device-style registrations
+ * (`register-push-fcm`, and REST registrations made with a `deviceId`) the FCM data carries only the
+ * hashed `account` and, for a MUC registration, `channel`, whatever the publish held: no sender, body,
+ * nickname, count, call type, and no `encrypted`/`iv` either (Conversations never sends `<encrypt/>` in
+ * its `<enable/>` and reads nothing but `account`; p2 puts only `account` and `channel` in its messages).
+ * @see https://github.com/iNPUTmice/p2
+ */
+export function carriesAddressOnly(registration: Registration): boolean {
+  return registration.style === "device";
+}
+
+/**
+ * The data of an FCM push (docs/protocol.md 6.2), every value a string: `account` (and `channel`), and
+ * nothing more for a p2 registration (`addressOnly`); otherwise for an encrypted push `encrypted`, `iv`
+ * and `type: "voip"` for a ringing call ({@link pushKind} `voip`: not for the other Jingle events Tigase
+ * marks `type='voip'`); for a plain summary `sender`, `body`, `nickname` and `unread-messages` where the
+ * publish had them; `unread-messages: "0"` for a dismissal.
  * @see https://firebase.google.com/docs/cloud-messaging/concept-options#data_messages
  */
 export function buildFcmData(
@@ -36,6 +54,7 @@ export function buildFcmData(
 ): FcmData {
   const data: FcmData = { account: addressing.account };
   if (addressing.channel !== undefined) data.channel = addressing.channel;
+  if (options.addressOnly) return data;
   const kind = pushKind(notification);
   if (kind === "dismiss") {
     data["unread-messages"] = "0";
@@ -50,7 +69,7 @@ export function buildFcmData(
   if (encrypted) {
     data.encrypted = encrypted.data;
     data.iv = encrypted.iv;
-    if (encrypted.voip) data.type = "voip";
+    if (kind === "voip") data.type = "voip";
     return data;
   }
   if (notification.sender !== undefined) data.sender = notification.sender;
@@ -62,7 +81,9 @@ export function buildFcmData(
 
 /**
  * Builds the `messages:send` body of a push: a data-only message, so the app decides what to show,
- * at `high` priority for alerts and calls and `normal` for background pushes and dismissals.
+ * at `high` priority for alerts and ringing calls and `normal` for background pushes and dismissals
+ * (also for a p2 registration, whose data says nothing else: the priority only decides how soon the
+ * device wakes up).
  * @see https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages
  */
 export function buildFcmMessage(
@@ -80,25 +101,49 @@ export function buildFcmMessage(
   return { data, body };
 }
 
+/**
+ * Builds the push of a publish for a registration (docs/protocol.md 6.2): names the account through
+ * {@link fcmAddressing} and keeps p2 registrations to their address ({@link carriesAddressOnly}).
+ * @see https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages
+ */
+export async function buildFcmPush(
+  registration: Registration,
+  notification: PushNotification,
+  options: Pick<FcmMessageOptions, "withoutEncrypted"> = {},
+): Promise<FcmMessage> {
+  const addressing = await fcmAddressing(registration);
+  return buildFcmMessage(registration.token, addressing, notification, {
+    ...options,
+    addressOnly: carriesAddressOnly(registration),
+  });
+}
+
 /** The bytes FCM counts against {@link FCM_DATA_LIMIT}, measured as the data's JSON (an upper bound). */
 export function fcmDataSize(data: FcmData): number {
   return utf8Length(JSON.stringify(data));
 }
 
 /**
- * How many bytes of base64 `encrypted` fit an encrypted push to this registration: the data limit
- * minus the real data envelope of a call (the largest: it adds `type`) with an empty blob, a
- * 16-character IV, and the account (a 40-character hash for p2 registrations) and channel it would carry.
+ * How many characters of base64 `encrypted` fit an encrypted push to this registration: the data limit
+ * minus the real data envelope of a ringing call (the largest: it adds `type`) with an empty blob and a
+ * 16-character IV. `0` for a p2 registration, whose pushes never carry the blob ({@link carriesAddressOnly}).
+ * @see https://firebase.google.com/docs/cloud-messaging/concept-options#data_messages
  */
-export function fcmMaxPayloadSize(registration: Registration): number {
-  const hashed = registration.style === "device";
-  const addressing: FcmAddressing = {
-    account: hashed ? "0".repeat(SHA1_HEX_LENGTH) : registration.account,
-    ...(hashed && registration.muc ? { channel: "0".repeat(SHA1_HEX_LENGTH) } : {}),
-  };
+export function fcmPayloadCapacity(registration: Registration): number {
+  if (carriesAddressOnly(registration)) return 0;
   const probe: PushNotification = {
     priority: "high",
     encrypted: { data: "", iv: "A".repeat(TYPICAL_IV_BASE64_LENGTH), voip: true },
   };
-  return FCM_DATA_LIMIT - fcmDataSize(buildFcmData(addressing, probe));
+  return FCM_DATA_LIMIT - fcmDataSize(buildFcmData({ account: registration.account }, probe));
+}
+
+/**
+ * The `max-payload-size` advertised to this registration's server (docs/protocol.md 6.4): the
+ * {@link fcmPayloadCapacity} less what Tigase's server adds beyond `max-size` when it trims a body
+ * ({@link advertisedMaxPayloadSize}); `0` for a p2 registration.
+ * @see https://xeps.tigase.net/docs/push-notifications/encrypt/
+ */
+export function fcmMaxPayloadSize(registration: Registration): number {
+  return advertisedMaxPayloadSize(fcmPayloadCapacity(registration));
 }

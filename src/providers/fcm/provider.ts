@@ -9,9 +9,8 @@ import { type ProviderResponse, requestWithDeadline } from "../provider-request"
 import { parseRetryAfter } from "../retry-after";
 import { fcmCredentialKey, mintFcmAccessToken } from "./access-token";
 import type { FcmAppConfig } from "./config";
-import { fcmAddressing } from "./device-hash";
 import { classifyFcmError } from "./error-codes";
-import { buildFcmMessage, FCM_DATA_LIMIT, fcmDataSize, fcmMaxPayloadSize } from "./message";
+import { buildFcmPush, FCM_DATA_LIMIT, fcmDataSize, fcmMaxPayloadSize, fcmPayloadCapacity } from "./message";
 
 export interface FcmProviderOptions {
   readonly app: FcmAppConfig;
@@ -36,8 +35,7 @@ export class FcmProvider implements PushProvider {
   async send(request: PushRequest): Promise<PushOutcome> {
     const { registration, budget } = request;
     const { app, transport, credentials, now } = this.options;
-    const addressing = await fcmAddressing(registration);
-    const message = buildFcmMessage(registration.token, addressing, request.notification, {
+    const message = await buildFcmPush(registration, request.notification, {
       withoutEncrypted: request.withoutEncrypted,
     });
     const bytes = fcmDataSize(message.data);
@@ -78,8 +76,17 @@ export class FcmProvider implements PushProvider {
     return outcome;
   }
 
+  /** The figure advertised as `max-payload-size`, with room for Tigase's trimming (docs/protocol.md 6.4). */
   maxPayloadSize(registration: Registration): number {
     return fcmMaxPayloadSize(registration);
+  }
+
+  /**
+   * The longest base64 `encrypted` text that fits a push to this registration: what a publish's blob
+   * must be measured against before the fallback push is chosen (docs/protocol.md 6.4).
+   */
+  payloadCapacity(registration: Registration): number {
+    return fcmPayloadCapacity(registration);
   }
 
   private outcomeOf(response: ProviderResponse): PushOutcome {

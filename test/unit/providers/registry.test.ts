@@ -29,6 +29,7 @@ function thirdProvider(info: ProviderInfo, built: PushProvider[]) {
           id: "apns",
           send: async () => ({ kind: "delivered" }),
           maxPayloadSize: () => 100,
+          payloadCapacity: () => 100,
         };
         built.push(provider);
         return provider;

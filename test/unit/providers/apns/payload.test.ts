@@ -6,9 +6,10 @@ import {
   apnsBodyLimit,
   apnsHeaders,
   apnsMaxPayloadSize,
+  apnsPayloadCapacity,
   buildApnsPush,
 } from "../../../../src/providers/apns/payload";
-import { utf8Length } from "../../../../src/providers/payload-measure";
+import { advertisedMaxPayloadSize, utf8Length } from "../../../../src/providers/payload-measure";
 import { registrationOf, START } from "../provider-test-kit";
 
 const encrypted = (voip = false, data = "QUJD", iv = "aXZpdml2aXZpdml2"): PushNotification => ({
@@ -141,7 +142,7 @@ describe("apnsHeaders", () => {
   });
 });
 
-describe("apnsMaxPayloadSize", () => {
+describe("apnsPayloadCapacity", () => {
   const encryptedKinds = (blob: string): PushNotification[] => [
     encrypted(false, blob, "A".repeat(16)),
     encrypted(true, blob, "A".repeat(16)),
@@ -153,9 +154,9 @@ describe("apnsMaxPayloadSize", () => {
     ["with a PushKit token", registrationOf({ voipToken: "f00d" })],
     ["with a long account", registrationOf({ account: `${"u".repeat(300)}@example.com` })],
   ])(
-    "lets a blob of exactly maxPayloadSize fit every encrypted push, and not one byte more (%s)",
+    "lets a blob of exactly the capacity fit every encrypted push, and not one byte more (%s)",
     (_name, registration) => {
-      const max = apnsMaxPayloadSize(registration);
+      const max = apnsPayloadCapacity(registration);
       const fits = encryptedKinds("A".repeat(max)).map((n) => buildApnsPush(registration, n));
       for (const push of fits) expect(utf8Length(push.body)).toBeLessThanOrEqual(apnsBodyLimit(push));
       expect(fits.some((push) => utf8Length(push.body) === apnsBodyLimit(push))).toBe(true);
@@ -165,14 +166,30 @@ describe("apnsMaxPayloadSize", () => {
   );
 
   it("shrinks by every byte the account adds", () => {
-    const short = apnsMaxPayloadSize(registrationOf({ account: "a@example.com" }));
-    const long = apnsMaxPayloadSize(registrationOf({ account: "abcdef@example.com" }));
+    const short = apnsPayloadCapacity(registrationOf({ account: "a@example.com" }));
+    const long = apnsPayloadCapacity(registrationOf({ account: "abcdef@example.com" }));
     expect(short - long).toBe(5);
   });
 
   it("is bounded by the alert limit, not the VoIP one", () => {
-    const max = apnsMaxPayloadSize(registrationOf({ voipToken: "f00d" }));
+    const max = apnsPayloadCapacity(registrationOf({ voipToken: "f00d" }));
     expect(max).toBeLessThan(APNS_BODY_LIMIT);
     expect(max).toBeLessThan(APNS_VOIP_BODY_LIMIT - 100);
+  });
+});
+
+describe("apnsMaxPayloadSize", () => {
+  it("advertises the capacity less room for Tigase's trimming (docs/protocol.md 6.4)", () => {
+    for (const registration of [registrationOf(), registrationOf({ voipToken: "f00d" })])
+      expect(apnsMaxPayloadSize(registration)).toBe(advertisedMaxPayloadSize(apnsPayloadCapacity(registration)));
+  });
+
+  it("gives juliet@capulet.example 3442 of a 3909-character capacity, with or without a PushKit token", () => {
+    const juliet = registrationOf({ account: "juliet@capulet.example" });
+    expect(apnsPayloadCapacity(juliet)).toBe(3909);
+    expect(apnsMaxPayloadSize(juliet)).toBe(3442);
+    const withPushKit = registrationOf({ account: "juliet@capulet.example", voipToken: "f00d" });
+    expect(apnsPayloadCapacity(withPushKit)).toBe(3911);
+    expect(apnsMaxPayloadSize(withPushKit)).toBe(3442);
   });
 });

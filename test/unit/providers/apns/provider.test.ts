@@ -363,7 +363,7 @@ describe("ApnsProvider", () => {
     const { provider, transport, clock } = await arrange();
     transport.reply(APNS_PRODUCTION, { status: 200 });
     const registration = registrationOf();
-    const big = "A".repeat(provider.maxPayloadSize(registration) + 200);
+    const big = "A".repeat(provider.payloadCapacity(registration) + 200);
     const notification: PushNotification = {
       priority: "high",
       encrypted: { data: big, iv: "A".repeat(16), voip: false },
@@ -381,11 +381,12 @@ describe("ApnsProvider", () => {
     });
   });
 
-  it("sends a blob of exactly maxPayloadSize", async () => {
+  it("sends a blob of exactly its capacity, and advertises less (room for Tigase's trimming)", async () => {
     const { provider, transport, clock } = await arrange();
     transport.reply(APNS_PRODUCTION, { status: 200 });
     const registration = registrationOf();
-    const blob = "A".repeat(provider.maxPayloadSize(registration));
+    expect(provider.maxPayloadSize(registration)).toBeLessThan(provider.payloadCapacity(registration));
+    const blob = "A".repeat(provider.payloadCapacity(registration));
     for (const voip of [false, true]) {
       const notification: PushNotification = { priority: "high", encrypted: { data: blob, iv: "A".repeat(16), voip } };
       expect(await provider.send({ registration, notification, budget: budgetOf(clock) })).toEqual({

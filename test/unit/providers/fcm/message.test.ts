@@ -6,7 +6,9 @@ import {
   FCM_DATA_LIMIT,
   fcmDataSize,
   fcmMaxPayloadSize,
+  fcmPayloadCapacity,
 } from "../../../../src/providers/fcm/message";
+import { advertisedMaxPayloadSize } from "../../../../src/providers/payload-measure";
 import { registrationOf } from "../provider-test-kit";
 
 const addressing = { account: "user@example.com" };
@@ -89,34 +91,38 @@ describe("buildFcmMessage", () => {
   });
 });
 
-describe("fcmMaxPayloadSize", () => {
-  it.each([
-    ["a token-style registration", registrationOf({ provider: "fcm" })],
-    ["a p2 registration", registrationOf({ provider: "fcm", style: "device", device: "d" })],
-    ["a p2 MUC registration", registrationOf({ provider: "fcm", style: "device", device: "d", muc: "r@muc.example" })],
-  ])(
-    "lets a blob of exactly maxPayloadSize fit the 4096-byte data limit, and not one byte more (%s)",
-    (_name, registration) => {
-      const max = fcmMaxPayloadSize(registration);
-      const hashed = registration.style === "device";
-      const address = {
-        account: hashed ? "0".repeat(40) : registration.account,
-        ...(registration.muc ? { channel: "0".repeat(40) } : {}),
-      };
-      const call = (blob: string): PushNotification => ({
-        priority: "high",
-        encrypted: { data: blob, iv: "A".repeat(16), voip: true },
-      });
-      expect(fcmDataSize(buildFcmData(address, call("A".repeat(max))))).toBe(FCM_DATA_LIMIT);
-      expect(fcmDataSize(buildFcmData(address, call("A".repeat(max + 1))))).toBe(FCM_DATA_LIMIT + 1);
-    },
-  );
+describe("fcmPayloadCapacity", () => {
+  it("lets a blob of exactly the capacity fit the 4096-byte data limit, and not one byte more", () => {
+    const registration = registrationOf({ provider: "fcm" });
+    const max = fcmPayloadCapacity(registration);
+    const call = (blob: string): PushNotification => ({
+      priority: "high",
+      encrypted: { data: blob, iv: "A".repeat(16), voip: true },
+    });
+    expect(fcmDataSize(buildFcmData(addressing, call("A".repeat(max))))).toBe(FCM_DATA_LIMIT);
+    expect(fcmDataSize(buildFcmData(addressing, call("A".repeat(max + 1))))).toBe(FCM_DATA_LIMIT + 1);
+  });
 
-  it("shrinks with the account, and does not depend on the JID for p2 registrations", () => {
-    const short = fcmMaxPayloadSize(registrationOf({ account: "a@x.org" }));
-    const long = fcmMaxPayloadSize(registrationOf({ account: "abc@x.org" }));
+  it("shrinks with the account", () => {
+    const short = fcmPayloadCapacity(registrationOf({ provider: "fcm", account: "a@x.org" }));
+    const long = fcmPayloadCapacity(registrationOf({ provider: "fcm", account: "abc@x.org" }));
     expect(short - long).toBe(2);
-    const p2 = (account: string) => fcmMaxPayloadSize(registrationOf({ account, style: "device" }));
-    expect(p2("a@x.org")).toBe(p2(`${"a".repeat(200)}@x.org`));
+  });
+
+  it("is 0 for p2 registrations, whose pushes never carry the blob (docs/protocol.md 6.2)", () => {
+    const p2 = registrationOf({ provider: "fcm", style: "device", device: "d" });
+    const p2Muc = registrationOf({ provider: "fcm", style: "device", device: "d", muc: "r@muc.example" });
+    expect(fcmPayloadCapacity(p2)).toBe(0);
+    expect(fcmPayloadCapacity(p2Muc)).toBe(0);
+    expect(fcmMaxPayloadSize(p2)).toBe(0);
+  });
+});
+
+describe("fcmMaxPayloadSize", () => {
+  it("advertises the capacity less room for Tigase's trimming: 3530 of 4007 for juliet@capulet.example", () => {
+    const juliet = registrationOf({ provider: "fcm", account: "juliet@capulet.example" });
+    expect(fcmPayloadCapacity(juliet)).toBe(4007);
+    expect(fcmMaxPayloadSize(juliet)).toBe(3530);
+    expect(fcmMaxPayloadSize(juliet)).toBe(advertisedMaxPayloadSize(fcmPayloadCapacity(juliet)));
   });
 });

@@ -290,11 +290,12 @@ describe("FcmProvider", () => {
     expect(transport.to(SEND_URL)[0]?.body).not.toContain("user@example.com");
   });
 
-  it("sends a blob of exactly maxPayloadSize and refuses one byte more without a request", async () => {
+  it("sends a blob of exactly its capacity and refuses one byte more without a request", async () => {
     const { provider, transport, clock } = await arrange();
     transport.reply(SEND_URL, { status: 200 });
-    const registration = fcmRegistration({ style: "device", device: "d" });
-    const max = provider.maxPayloadSize(registration);
+    const registration = fcmRegistration();
+    const max = provider.payloadCapacity(registration);
+    expect(provider.maxPayloadSize(registration)).toBeLessThan(max);
     const call = (blob: string): PushNotification => ({
       priority: "high",
       encrypted: { data: blob, iv: "A".repeat(16), voip: true },
