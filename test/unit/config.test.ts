@@ -96,6 +96,14 @@ describe("parseConfig (docs/protocol.md 8)", () => {
     ["FCM_VIA", { FCM_VIA: "carrier-pigeon" }],
     ["NODE_MAC_KEY", { NODE_MAC_KEY: "short" }],
     ["MAX_BODY_BYTES", { MAX_BODY_BYTES: "lots" }],
+    ["MAX_BODY_BYTES", { MAX_BODY_BYTES: "262145" }],
+    ["SERVER_KEY", { SERVER_KEY: "too-short" }],
+    ["REST_API_KEYS", { REST_API_KEYS: JSON.stringify({ default: "short" }) }],
+    ["REST_API_KEYS", { REST_API_KEYS: JSON.stringify({ "no.such.app": "k".repeat(40) }) }],
+    ["MAX_REGISTRATIONS_PER_ACCOUNT", { MAX_REGISTRATIONS_PER_ACCOUNT: "0" }],
+    ["RATE_LIMIT_PER_MINUTE", { RATE_LIMIT_PER_MINUTE: "-1" }],
+    ["TOMBSTONE_TTL_SECONDS", { TOMBSTONE_TTL_SECONDS: "179" }],
+    ["TRUSTED_PROXIES", { TRUSTED_PROXIES: "proxy.example" }],
   ])("stops with an error naming %s", (variable, env) => {
     expect(errorOf(env)).toBe(variable);
   });
