@@ -162,11 +162,8 @@ describe("end to end: Prosody 0.12 + mod_cloud_notify -> npm run serve (SQLite) 
     expect(others).toHaveLength(0);
     expect(push).toMatchObject({ status: 200, httpVersion: "2.0", project: fakes().serviceAccount.json.project_id });
     expect(push?.message?.android).toMatchObject({ priority: "high" });
-    expect(push?.data).toEqual({
-      account: p2AccountHash("alice@localhost", ALICE_DEVICE),
-      body: "New Message!",
-      "unread-messages": "1",
-    });
+    // Only what p2 tells Google (issue 14, docs/protocol.md 6.2): the hashed account, nothing from the publish.
+    expect(push?.data).toEqual({ account: p2AccountHash("alice@localhost", ALICE_DEVICE) });
     expect(fakes().fcm.tokenRequests.some((request) => request.status === 200 && request.httpVersion === "2.0")).toBe(
       true,
     );
