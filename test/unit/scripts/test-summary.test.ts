@@ -4,7 +4,7 @@ import { conclude, summarize } from "../../../scripts/test-summary.mjs";
 
 // Reports shaped like what vitest 4.1's JSON reporter wrote for small throw-away fixture files (a
 // passing test, `it.skip`, `it.todo`, a failing `expect`, a missing import, a top-level and a
-// describe-level `beforeAll` that throws, an `afterAll` that throws, `describe.skipIf(true)`), typed
+// describe-level `beforeAll` that throws, an `afterAll` that throws, a `describe` skipped by a condition), typed
 // with vitest's own report types so that a change of shape shows up in the type-check.
 
 type Status = JsonAssertionResult["status"];
@@ -121,7 +121,7 @@ describe("summarize", () => {
     expect(summarize(report(teardown))).toEqual({ passed: 1, failed: 1, skipped: 0 });
   });
 
-  it("counts tests skipped on purpose (it.skip, it.todo, describe.skipIf) as skipped", () => {
+  it("counts tests skipped on purpose (skip and todo on a test, a describe skipped by a condition) as skipped", () => {
     const skipping = file("unit/skip.test.ts", "passed", [
       test("passes", "passed"),
       test("skipped", "skipped"),
