@@ -1,10 +1,10 @@
 import {
   type AttributeValue,
   CreateTableCommand,
+  DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
-  type TransactWriteItem,
-  TransactWriteItemsCommand,
+  PutItemCommand,
   UpdateItemCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
@@ -27,7 +27,7 @@ import { DEFAULT_TOMBSTONE_TTL_SECONDS, type TombstoneOptions } from "./tombston
 /** The TTL attribute of tombstones (epoch seconds), enabled by {@link createRegistrationsTable}. */
 export const EXPIRES_AT_ATTRIBUTE = "expiresAt";
 
-/** How many times `register` and `delete` read, decide and write again after losing a race. */
+/** How many times `register` reads and tries again after a simultaneous call changed what it read. */
 const MAX_ATTEMPTS = 8;
 
 type Item = Record<string, AttributeValue>;
@@ -53,27 +53,24 @@ function numberAttribute(item: Item | undefined, name: string): number | undefin
   return Number.isFinite(number) ? number : undefined;
 }
 
-/** Whether `error` says that a condition failed or a concurrent transaction won: read and decide again. */
-function lostRace(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return (
-    error.name === "TransactionCanceledException" ||
-    error.name === "ConditionalCheckFailedException" ||
-    error.name === "TransactionConflictException"
-  );
+/** Whether `error` is a failed `ConditionExpression`: what the condition guarded changed first. */
+function conditionFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === "ConditionalCheckFailedException";
 }
 
-/** A short jittered pause before attempt `attempt` (1-based), growing with it: 0–2, 0–4, … ms, at most 0–64. */
+/** A short jittered pause before attempt `attempt + 1`, growing with it: 0–2, 0–4, … ms, at most 0–64. */
 function backoff(attempt: number): Promise<void> {
   const ms = Math.random() * Math.min(64, 2 ** attempt);
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
- * Creates the registrations table: partition key `pk` (string) only, on-demand billing, and the TTL
- * attribute `expiresAt` on (so that DynamoDB eventually removes expired tombstones; the store also
- * checks expiry on read). For tests and for operators who do not create the table with infrastructure
- * as code. See the DynamoDB API reference:
+ * Creates the registrations table: partition key `pk` (string) only, on-demand billing, and then tries
+ * to turn on the TTL attribute `expiresAt` (so that DynamoDB eventually removes expired tombstones).
+ * Servers without `UpdateTimeToLive` (dynalite answers `UnknownOperationException`) keep the table
+ * without TTL: nothing depends on it, since the store checks a tombstone's expiry on read; expired
+ * tombstones then stay stored. For tests and for operators who do not create the table with
+ * infrastructure as code. See the DynamoDB API reference:
  * [CreateTable](https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html),
  * [UpdateTimeToLive](https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html).
  * @param waitSeconds how long to wait for the table to become `ACTIVE` before enabling the TTL
@@ -88,12 +85,16 @@ export async function createRegistrationsTable(client: DynamoDBClient, table: st
     }),
   );
   await waitUntilTableExists({ client, maxWaitTime: waitSeconds, minDelay: 1 }, { TableName: table });
-  await client.send(
-    new UpdateTimeToLiveCommand({
-      TableName: table,
-      TimeToLiveSpecification: { AttributeName: EXPIRES_AT_ATTRIBUTE, Enabled: true },
-    }),
-  );
+  try {
+    await client.send(
+      new UpdateTimeToLiveCommand({
+        TableName: table,
+        TimeToLiveSpecification: { AttributeName: EXPIRES_AT_ATTRIBUTE, Enabled: true },
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof Error) || error.name !== "UnknownOperationException") throw error;
+  }
 }
 
 /** What a `reg#` item says besides its record. */
@@ -104,12 +105,27 @@ interface StoredRegistration {
 
 /**
  * Registrations in one DynamoDB table (docs/storage.md, "DynamoDB"), for the AWS Lambda runtime and any
- * Node process that shares its registrations. Strongly consistent: every read is `ConsistentRead`,
- * `register` reads, decides with `decideRegistration` and writes in one `TransactWriteItems` whose
- * conditions fail if the identity, the owner's count (against the cap) or the new node changed since
- * the read, then starts again; so one identity has one node and an owner never passes its cap however
- * many gateways register at once. Tombstones carry the TTL attribute `expiresAt` and are also checked
- * for expiry on read (DynamoDB removes expired items only within a few days).
+ * Node process that shares its registrations. Every read is `ConsistentRead`; every write is one
+ * single-item `PutItem`, `UpdateItem` or `DeleteItem`, atomic and guarded by a `ConditionExpression`.
+ * No transactions: dynalite (the tests' server) and DynamoDB Local lack them, and the two guarantees
+ * need none:
+ * - an owner never passes its cap: a new registration first claims a slot with one conditional
+ *   `UpdateItem` of `owner#` (`live + 1` only while `live < cap`);
+ * - one identity has one node: the conditional `PutItem` of `id#` (only if absent) decides which
+ *   candidate node wins; a loser gives its slot back and refreshes the winner's node.
+ *
+ * The steps of one call are separate writes, so a process that stops between them leaves:
+ * - a claimed slot without a registration (stopped after the claim, or before giving back a lost
+ *   one): the owner's cap is one lower, until the `live` count is corrected by hand
+ *   (docs/storage.md);
+ * - an `id#` without its `reg#` (stopped between the two puts): the next registration of the identity
+ *   writes the missing `reg#` for that node (its slot was already claimed) and refreshes it; if a
+ *   tombstone says the node was deleted (a `delete` stopped before removing `id#`), it removes `id#`
+ *   instead and the identity gets a new node;
+ * - after a tombstone, a `reg#` not yet deleted: `get` still finds it until a `delete` runs again.
+ *
+ * Tombstones carry the TTL attribute `expiresAt` and are also checked for expiry on read (DynamoDB
+ * removes expired items only within a few days; dynalite never).
  */
 export class DynamoDbRegistrationStore implements RegistrationStore {
   private readonly ttlMs: number;
@@ -149,53 +165,134 @@ export class DynamoDbRegistrationStore implements RegistrationStore {
   }
 
   async register(request: RegisterRequest): Promise<RegisterOutcome> {
+    if (request.refreshNode !== undefined) return this.refreshNode(request, request.refreshNode);
     const ownerHash = await sha256Hex(requestOwnerKey(request));
-    const identityHash =
-      request.origin === "xmpp" && request.refreshNode === undefined
-        ? await sha256Hex(identityKey(request.identity))
-        : undefined;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.registerOnce(request, ownerHash, identityHash);
-      } catch (error) {
-        if (!lostRace(error) || attempt >= MAX_ATTEMPTS) throw error;
-      }
-      await backoff(attempt);
-    }
+    if (request.origin === "rest") return this.createRest(request, ownerHash);
+    return this.registerIdentity(request, ownerHash, await sha256Hex(identityKey(request.identity)));
   }
 
   async update(registration: Registration): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: key(regKey(registration.node)),
-          UpdateExpression: "SET #data = :data",
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeNames: { "#data": "data" },
-          ExpressionAttributeValues: { ":data": { S: encodeRegistration(registration) } },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof Error && error.name === "ConditionalCheckFailedException") return;
-      throw error;
-    }
+    await this.rewrite(registration);
   }
 
+  /**
+   * Puts the tombstone, then deletes `reg#` and, only if that delete removed an item (so one of two
+   * simultaneous deletes), gives the owner's slot back and deletes `id#` if it still names the node.
+   */
   async delete(registration: Registration, reason: DeletionReason): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.deleteOnce(registration.node, reason);
-      } catch (error) {
-        if (!lostRace(error) || attempt >= MAX_ATTEMPTS) throw error;
-      }
-      await backoff(attempt);
-    }
+    const { node } = registration;
+    const at = this.now();
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          ...key(deadKey(node)),
+          reason: { S: reason },
+          at: { N: String(at) },
+          [EXPIRES_AT_ATTRIBUTE]: { N: String(Math.ceil((at + this.ttlMs) / 1000)) },
+        },
+      }),
+    );
+    const { Attributes: removed } = await this.client.send(
+      new DeleteItemCommand({ TableName: this.table, Key: key(regKey(node)), ReturnValues: "ALL_OLD" }),
+    );
+    if (removed === undefined) return;
+    const ownerHash = stringAttribute(removed, "owner");
+    const identityHash = stringAttribute(removed, "identity");
+    await Promise.all([
+      ownerHash === undefined ? undefined : this.releaseSlot(ownerHash),
+      identityHash === undefined ? undefined : this.deleteIdentity(identityHash, node),
+    ]);
   }
 
   /** Destroys the SDK client (its sockets); the store is not used afterwards. */
   async close(): Promise<void> {
     this.client.destroy();
+  }
+
+  /** A REST refresh: the node's live REST registration of the same app, rewritten while it lives. */
+  private async refreshNode(request: RegisterRequest, node: string): Promise<RegisterOutcome> {
+    const registration = (await this.readRegistration(node))?.registration;
+    const live = registration !== undefined && originOf(registration) === "rest" && registration.app === request.app;
+    const outcome = decideRegistration(live ? registration : undefined, 0, request);
+    if (outcome.kind !== "refreshed") return outcome;
+    // Deleted since the read: nodes never come back, so it is gone.
+    return (await this.rewrite(outcome.registration)) ? outcome : { kind: "gone" };
+  }
+
+  /** A new REST registration: claim a slot, then put the candidate node. */
+  private async createRest(request: RegisterRequest, ownerHash: string): Promise<RegisterOutcome> {
+    const outcome = decideRegistration(undefined, 0, request);
+    if (outcome.kind !== "created") return outcome;
+    if (!(await this.claimSlot(ownerHash, request.cap))) return { kind: "over-cap" };
+    if (!(await this.putRegistration(outcome.registration, ownerHash, undefined))) {
+      await this.releaseSlot(ownerHash);
+      throw new Error("DynamoDB registration store: the candidate node is already taken");
+    }
+    return outcome;
+  }
+
+  /**
+   * An XMPP registration: refresh the identity's live node, or claim a slot, then `id#`, then put
+   * `reg#`. Reads again after losing `id#` to a simultaneous registration (then refreshes the winner's
+   * node), after a refresh of a node deleted meanwhile, and after repairing an `id#` without `reg#`.
+   */
+  private async registerIdentity(
+    request: RegisterRequest,
+    ownerHash: string,
+    identityHash: string,
+  ): Promise<RegisterOutcome> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (attempt > 1) await backoff(attempt - 1);
+      const identityNode = stringAttribute(await this.read(identityItemKey(identityHash)), "node");
+      let replacing: string | undefined;
+      if (identityNode !== undefined) {
+        const stored = await this.readRegistration(identityNode);
+        if (stored === undefined) {
+          await this.repair(identityNode, request, ownerHash, identityHash);
+          continue;
+        }
+        const existing = stored.registration;
+        if (existing !== undefined && originOf(existing) === "xmpp") {
+          const outcome = decideRegistration(existing, 0, request);
+          if (outcome.kind !== "refreshed") return outcome;
+          if (await this.rewrite(outcome.registration)) return outcome;
+          continue; // deleted meanwhile: its delete removes `id#` next, then the identity is new
+        }
+        // The record is unreadable: the identity gets a new node, replacing `id#` only if unchanged.
+        replacing = identityNode;
+      }
+      const outcome = decideRegistration(undefined, 0, request);
+      if (outcome.kind !== "created") return outcome;
+      if (!(await this.claimSlot(ownerHash, request.cap))) return { kind: "over-cap" };
+      if (!(await this.claimIdentity(identityHash, outcome.registration.node, replacing))) {
+        // A simultaneous registration of the identity won: give the slot back and refresh its node.
+        await this.releaseSlot(ownerHash);
+        continue;
+      }
+      if (!(await this.putRegistration(outcome.registration, ownerHash, identityHash)))
+        // A simultaneous registration found our `id#` before our `reg#` and repaired it: ours is the record.
+        await this.rewrite(outcome.registration);
+      return outcome;
+    }
+    throw new Error(`DynamoDB registration store: register lost ${MAX_ATTEMPTS} races in a row`);
+  }
+
+  /**
+   * `id#` names `node`, whose `reg#` is missing. If a tombstone says the node was deleted, a `delete`
+   * stopped (or is still running) between removing `reg#` and `id#`: remove `id#`, so the identity gets
+   * a new node. Otherwise a registration stopped (or is still running) between putting `id#` and `reg#`:
+   * put `reg#` as a new registration of that node; its slot was claimed already, so no count changes.
+   */
+  private async repair(node: string, request: RegisterRequest, ownerHash: string, identityHash: string): Promise<void> {
+    if ((await this.read(deadKey(node))) !== undefined) {
+      await this.deleteIdentity(identityHash, node);
+      return;
+    }
+    // The cap was checked when the slot was claimed: none applies here.
+    const repaired = decideRegistration(undefined, 0, { ...request, candidateNode: node, cap: 1 });
+    // A failed condition: the registration that claimed `id#` (or another repair) put it first.
+    if (repaired.kind === "created") await this.putRegistration(repaired.registration, ownerHash, identityHash);
   }
 
   private async read(pk: string): Promise<Item | undefined> {
@@ -212,164 +309,119 @@ export class DynamoDbRegistrationStore implements RegistrationStore {
       : { item, registration: decodeRegistration(stringAttribute(item, "data"), node) };
   }
 
-  /** One read-decide-write; throws a lost race (a failed condition) for {@link register} to retry. */
-  private async registerOnce(
-    request: RegisterRequest,
-    ownerHash: string,
-    identityHash: string | undefined,
-  ): Promise<RegisterOutcome> {
-    const [found, ownerItem] = await Promise.all([
-      this.readExisting(request, identityHash),
-      this.read(ownerItemKey(ownerHash)),
-    ]);
-    const live = numberAttribute(ownerItem, "live") ?? 0;
-    const outcome = decideRegistration(found.existing, live, request);
-    if (outcome.kind === "refreshed") {
-      // The node keeps its identity and owner: only its record changes, and only while it lives.
-      await this.client.send(
+  /** Runs a conditional write: false if its condition failed. */
+  private async conditional(write: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await write();
+      return true;
+    } catch (error) {
+      if (conditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Adds one to the owner's `live` while it is below `cap`: false when the owner is at its cap. */
+  private claimSlot(ownerHash: string, cap: number): Promise<boolean> {
+    if (cap <= 0) return Promise.resolve(false);
+    return this.conditional(() =>
+      this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
-          Key: key(regKey(outcome.registration.node)),
-          UpdateExpression: "SET #data = :data",
-          ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeNames: { "#data": "data" },
-          ExpressionAttributeValues: { ":data": { S: encodeRegistration(outcome.registration) } },
+          Key: key(ownerItemKey(ownerHash)),
+          UpdateExpression: "SET #live = if_not_exists(#live, :zero) + :one",
+          ConditionExpression: "attribute_not_exists(#live) OR #live < :cap",
+          ExpressionAttributeNames: { "#live": "live" },
+          ExpressionAttributeValues: { ":zero": { N: "0" }, ":one": { N: "1" }, ":cap": { N: String(cap) } },
         }),
-      );
-    }
-    if (outcome.kind === "created") {
-      const { node } = outcome.registration;
-      const items: TransactWriteItem[] = [
-        {
-          Put: {
-            TableName: this.table,
-            Item: {
-              ...key(regKey(node)),
-              data: { S: encodeRegistration(outcome.registration) },
-              owner: { S: ownerHash },
-              ...(identityHash !== undefined ? { identity: { S: identityHash } } : {}),
-            },
-            ConditionExpression: "attribute_not_exists(pk)",
-          },
-        },
-        {
-          // The decision "under the cap" still holds: the count may have moved, but not to the cap.
-          Update: {
-            TableName: this.table,
-            Key: key(ownerItemKey(ownerHash)),
-            UpdateExpression: "SET #live = if_not_exists(#live, :zero) + :one",
-            ConditionExpression: "attribute_not_exists(pk) OR #live < :cap",
-            ExpressionAttributeNames: { "#live": "live" },
-            ExpressionAttributeValues: { ":zero": { N: "0" }, ":one": { N: "1" }, ":cap": { N: String(request.cap) } },
-          },
-        },
-      ];
-      if (identityHash !== undefined)
-        items.push({
-          // No live registration of the identity appeared since the read (a leftover naming a node
-          // whose record is unreadable is replaced only if it still names that node).
-          Put: {
-            TableName: this.table,
-            Item: { ...key(identityItemKey(identityHash)), node: { S: node } },
-            ...(found.identityNode === undefined
-              ? { ConditionExpression: "attribute_not_exists(pk)" }
-              : {
-                  ConditionExpression: "#node = :node",
-                  ExpressionAttributeNames: { "#node": "node" },
-                  ExpressionAttributeValues: { ":node": { S: found.identityNode } },
-                }),
-          },
-        });
-      await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
-    }
-    return outcome;
+      ),
+    );
   }
 
-  /** The identity's live registration (or the REST node the caller proved), and the node `id#` named. */
-  private async readExisting(
-    request: RegisterRequest,
-    identityHash: string | undefined,
-  ): Promise<{ existing: Registration | undefined; identityNode?: string }> {
-    if (request.refreshNode !== undefined) {
-      const registration = (await this.readRegistration(request.refreshNode))?.registration;
-      const live = registration !== undefined && originOf(registration) === "rest" && registration.app === request.app;
-      return { existing: live ? registration : undefined };
-    }
-    if (identityHash === undefined) return { existing: undefined };
-    const identityNode = stringAttribute(await this.read(identityItemKey(identityHash)), "node");
-    if (identityNode === undefined) return { existing: undefined };
-    const registration = (await this.readRegistration(identityNode))?.registration;
-    return {
-      existing: registration !== undefined && originOf(registration) === "xmpp" ? registration : undefined,
-      identityNode,
-    };
-  }
-
-  /** One read-then-transaction delete; throws a lost race for {@link delete} to retry. */
-  private async deleteOnce(node: string, reason: DeletionReason): Promise<void> {
-    const at = this.now();
-    const tombstone: TransactWriteItem = {
-      Put: {
-        TableName: this.table,
-        Item: {
-          ...key(deadKey(node)),
-          reason: { S: reason },
-          at: { N: String(at) },
-          [EXPIRES_AT_ATTRIBUTE]: { N: String(Math.ceil((at + this.ttlMs) / 1000)) },
-        },
-      },
-    };
-    const stored = await this.read(regKey(node));
-    if (stored === undefined) {
-      // Nothing live to remove (deleted already, or never stored): the tombstone alone, unless a
-      // registration appeared meanwhile, which the next attempt removes too.
-      await this.client.send(
-        new TransactWriteItemsCommand({
-          TransactItems: [
-            tombstone,
-            {
-              ConditionCheck: {
-                TableName: this.table,
-                Key: key(regKey(node)),
-                ConditionExpression: "attribute_not_exists(pk)",
-              },
-            },
-          ],
-        }),
-      );
-      return;
-    }
-    const ownerHash = stringAttribute(stored, "owner");
-    const identityHash = stringAttribute(stored, "identity");
-    const [ownerItem, identityItem] = await Promise.all([
-      ownerHash === undefined ? undefined : this.read(ownerItemKey(ownerHash)),
-      identityHash === undefined ? undefined : this.read(identityItemKey(identityHash)),
-    ]);
-    const items: TransactWriteItem[] = [
-      tombstone,
-      { Delete: { TableName: this.table, Key: key(regKey(node)), ConditionExpression: "attribute_exists(pk)" } },
-    ];
-    if (ownerHash !== undefined && (numberAttribute(ownerItem, "live") ?? 0) > 0)
-      items.push({
-        Update: {
+  /** Subtracts one from the owner's `live`, never below zero. */
+  private async releaseSlot(ownerHash: string): Promise<void> {
+    await this.conditional(() =>
+      this.client.send(
+        new UpdateItemCommand({
           TableName: this.table,
           Key: key(ownerItemKey(ownerHash)),
           UpdateExpression: "SET #live = #live - :one",
-          ConditionExpression: "#live >= :one",
+          ConditionExpression: "#live > :zero",
           ExpressionAttributeNames: { "#live": "live" },
-          ExpressionAttributeValues: { ":one": { N: "1" } },
-        },
-      });
-    if (identityHash !== undefined && stringAttribute(identityItem, "node") === node)
-      items.push({
-        Delete: {
+          ExpressionAttributeValues: { ":zero": { N: "0" }, ":one": { N: "1" } },
+        }),
+      ),
+    );
+  }
+
+  /** Puts `id#` naming `node` if it is absent (or still names `replacing`): false if another call won. */
+  private claimIdentity(identityHash: string, node: string, replacing: string | undefined): Promise<boolean> {
+    return this.conditional(() =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { ...key(identityItemKey(identityHash)), node: { S: node } },
+          ...(replacing === undefined
+            ? { ConditionExpression: "attribute_not_exists(pk)" }
+            : {
+                ConditionExpression: "#node = :node",
+                ExpressionAttributeNames: { "#node": "node" },
+                ExpressionAttributeValues: { ":node": { S: replacing } },
+              }),
+        }),
+      ),
+    );
+  }
+
+  /** Deletes `id#` only if it still names `node`. */
+  private async deleteIdentity(identityHash: string, node: string): Promise<void> {
+    await this.conditional(() =>
+      this.client.send(
+        new DeleteItemCommand({
           TableName: this.table,
           Key: key(identityItemKey(identityHash)),
           ConditionExpression: "#node = :node",
           ExpressionAttributeNames: { "#node": "node" },
           ExpressionAttributeValues: { ":node": { S: node } },
-        },
-      });
-    await this.client.send(new TransactWriteItemsCommand({ TransactItems: items }));
+        }),
+      ),
+    );
+  }
+
+  /** Puts `reg#` if absent: false if the node already has one. */
+  private putRegistration(
+    registration: Registration,
+    ownerHash: string,
+    identityHash: string | undefined,
+  ): Promise<boolean> {
+    return this.conditional(() =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            ...key(regKey(registration.node)),
+            data: { S: encodeRegistration(registration) },
+            owner: { S: ownerHash },
+            ...(identityHash !== undefined ? { identity: { S: identityHash } } : {}),
+          },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+  }
+
+  /** Rewrites the record of a live node: false if the node has no `reg#` (deleted, or never stored). */
+  private rewrite(registration: Registration): Promise<boolean> {
+    return this.conditional(() =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: key(regKey(registration.node)),
+          UpdateExpression: "SET #data = :data",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeNames: { "#data": "data" },
+          ExpressionAttributeValues: { ":data": { S: encodeRegistration(registration) } },
+        }),
+      ),
+    );
   }
 }

@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
+import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import {
@@ -9,7 +9,6 @@ import {
   GetItemCommand,
   PutItemCommand,
   ScanCommand,
-  type TransactWriteItem,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,188 +30,11 @@ const dynalite = createRequire(import.meta.url)("dynalite") as (options: {
 }) => Server;
 
 /*
- * dynalite 4.0.0 answers `UnknownOperationException` to TransactWriteItems, UpdateTimeToLive and
- * DescribeTimeToLive (checked 2026-12-03). So the tests talk to `DynaliteWithTransactions`, a proxy in front
- * of it that runs one request at a time (DynamoDB makes each request atomic; requests of different
- * callers still interleave, which is what the races below need) and carries out TransactWriteItems itself:
- * it applies each action as dynalite's own conditional write (so dynalite evaluates the expressions),
- * and on a failed condition restores every item it touched and answers `TransactionCanceledException`
- * with `CancellationReasons`, as DynamoDB does. A ConditionCheck is a conditional no-op update, undone.
+ * The tests talk to dynalite 4.0.0 directly: the store needs only the single-item operations it has
+ * (GetItem with ConsistentRead, conditional PutItem/UpdateItem/DeleteItem). dynalite locks an item for
+ * each write, as DynamoDB makes each request atomic; requests of different callers interleave, which is
+ * what the races below need.
  */
-class DynaliteWithTransactions {
-  private readonly dynalite: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  private readonly proxy: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      this.queue = this.queue
-        .then(() => this.handle(String(req.headers["x-amz-target"] ?? ""), req.method ?? "POST", req.headers, body))
-        .then(
-          ({ status, headers, body: answer }) => res.writeHead(status, headers).end(answer),
-          (error: unknown) => res.writeHead(500).end(String(error)),
-        );
-    });
-  });
-  private queue: Promise<unknown> = Promise.resolve();
-  private dynalitePort = 0;
-  private direct: DynamoDBClient | undefined;
-  private readonly ttl = new Map<string, { AttributeName: string; Enabled: boolean }>();
-  /** How many TransactWriteItems were cancelled (a lost race each). */
-  cancelled = 0;
-
-  async start(): Promise<string> {
-    this.dynalitePort = await listen(this.dynalite);
-    this.direct = client(`http://127.0.0.1:${this.dynalitePort}`);
-    return `http://127.0.0.1:${await listen(this.proxy)}`;
-  }
-
-  async stop(): Promise<void> {
-    this.direct?.destroy();
-    await new Promise((resolve) => this.proxy.close(resolve));
-    await new Promise((resolve) => this.dynalite.close(resolve));
-  }
-
-  private async handle(target: string, method: string, headers: IncomingHttpHeaders, body: Buffer): Promise<Answer> {
-    const operation = target.split(".")[1] ?? "";
-    if (operation === "TransactWriteItems") return this.transact(JSON.parse(body.toString()) as TransactInput);
-    if (operation === "UpdateTimeToLive") {
-      const input = JSON.parse(body.toString()) as TtlInput;
-      this.ttl.set(input.TableName, input.TimeToLiveSpecification);
-      return json(200, { TimeToLiveSpecification: input.TimeToLiveSpecification });
-    }
-    if (operation === "DescribeTimeToLive") {
-      const spec = this.ttl.get((JSON.parse(body.toString()) as { TableName: string }).TableName);
-      return json(200, {
-        TimeToLiveDescription: spec
-          ? { AttributeName: spec.AttributeName, TimeToLiveStatus: spec.Enabled ? "ENABLED" : "DISABLED" }
-          : { TimeToLiveStatus: "DISABLED" },
-      });
-    }
-    return this.forward(method, headers, body);
-  }
-
-  private forward(method: string, headers: IncomingHttpHeaders, body: Buffer): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const outgoing = httpRequest(
-        { host: "127.0.0.1", port: this.dynalitePort, method, path: "/", headers },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("end", () => {
-            const answerHeaders: Record<string, string> = {};
-            for (const [name, value] of Object.entries(response.headers))
-              if (typeof value === "string") answerHeaders[name] = value;
-            resolve({ status: response.statusCode ?? 500, headers: answerHeaders, body: Buffer.concat(chunks) });
-          });
-        },
-      );
-      outgoing.on("error", reject);
-      outgoing.end(body);
-    });
-  }
-
-  private async transact(input: TransactInput): Promise<Answer> {
-    const direct = this.direct as DynamoDBClient;
-    const keys = input.TransactItems.map(keyOf);
-    if (new Set(keys.map((k) => `${k.table}\u0000${k.pk}`)).size !== keys.length)
-      return json(400, {
-        __type: "com.amazon.coral.validate#ValidationException",
-        message: "Transaction request cannot include multiple operations on one item",
-      });
-    const undo: {
-      table: string;
-      key: Record<string, AttributeValue>;
-      before: Record<string, AttributeValue> | undefined;
-    }[] = [];
-    const restore = async () => {
-      for (const { table, key, before } of undo.reverse()) await putBack(direct, table, key, before);
-    };
-    for (const [index, action] of input.TransactItems.entries()) {
-      const { table, pk } = keys[index] as { table: string; pk: string };
-      const key = { pk: { S: pk } };
-      const { Item } = await direct.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }));
-      undo.push({ table, key, before: Item });
-      try {
-        if (action.Put) await direct.send(new PutItemCommand(action.Put));
-        else if (action.Delete) await direct.send(new DeleteItemCommand(action.Delete));
-        else if (action.Update) await direct.send(new UpdateItemCommand(action.Update));
-        else if (action.ConditionCheck) {
-          const { ExpressionAttributeNames, ExpressionAttributeValues, ...check } = action.ConditionCheck;
-          await direct.send(
-            new UpdateItemCommand({
-              ...check,
-              UpdateExpression: "SET #fakeCheck = :fakeCheck",
-              ExpressionAttributeNames: { ...ExpressionAttributeNames, "#fakeCheck": "fakeCheck" },
-              ExpressionAttributeValues: { ...ExpressionAttributeValues, ":fakeCheck": { BOOL: true } },
-            }),
-          );
-          undo.pop();
-          await putBack(direct, table, key, Item);
-        }
-      } catch (error) {
-        await restore();
-        if (!(error instanceof Error) || error.name !== "ConditionalCheckFailedException") throw error;
-        this.cancelled++;
-        const reasons = input.TransactItems.map((_, i) =>
-          i === index
-            ? { Code: "ConditionalCheckFailed", Message: "The conditional request failed" }
-            : { Code: "None" },
-        );
-        return json(400, {
-          __type: "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-          message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(", ")}]`,
-          CancellationReasons: reasons,
-        });
-      }
-    }
-    return json(200, {});
-  }
-}
-
-interface Answer {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: Buffer;
-}
-
-interface TransactInput {
-  readonly TransactItems: TransactWriteItem[];
-}
-
-interface TtlInput {
-  readonly TableName: string;
-  readonly TimeToLiveSpecification: { AttributeName: string; Enabled: boolean };
-}
-
-function keyOf(action: TransactWriteItem): { table: string; pk: string } {
-  const inner = action.Put ?? action.Delete ?? action.Update ?? action.ConditionCheck;
-  const pk = action.Put
-    ? action.Put.Item?.pk?.S
-    : (action.Delete ?? action.Update ?? action.ConditionCheck)?.Key?.pk?.S;
-  if (inner?.TableName === undefined || pk === undefined) throw new Error("unsupported transaction action");
-  return { table: inner.TableName, pk };
-}
-
-/** Puts `before` back, or deletes the item if there was none. */
-async function putBack(
-  direct: DynamoDBClient,
-  table: string,
-  key: Record<string, AttributeValue>,
-  before: Record<string, AttributeValue> | undefined,
-): Promise<void> {
-  if (before === undefined) await direct.send(new DeleteItemCommand({ TableName: table, Key: key }));
-  else await direct.send(new PutItemCommand({ TableName: table, Item: before }));
-}
-
-function json(status: number, value: unknown): Answer {
-  return {
-    status,
-    headers: { "content-type": "application/x-amz-json-1.0" },
-    body: Buffer.from(JSON.stringify(value)),
-  };
-}
-
 function listen(server: Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
 }
@@ -226,26 +48,45 @@ function client(endpoint: string): DynamoDBClient {
   });
 }
 
-const fake = new DynaliteWithTransactions();
+const server: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 let endpoint = "";
 let tables = 0;
 const open: DynamoDbRegistrationStore[] = [];
+/** How many conditional writes failed (a lost race each), counted on the stores' clients. */
+let conditionsFailed = 0;
 
 beforeAll(async () => {
-  endpoint = await fake.start();
+  endpoint = `http://127.0.0.1:${await listen(server)}`;
 });
 
 afterAll(async () => {
   await Promise.all(open.map((store) => store.close()));
-  await fake.stop();
+  await new Promise((resolve) => server.close(resolve));
 });
+
+/** A client that counts failed conditions on the way back (it changes nothing it sends or receives). */
+function countingClient(): DynamoDBClient {
+  const counted = client(endpoint);
+  counted.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        if (error instanceof Error && error.name === "ConditionalCheckFailedException") conditionsFailed++;
+        throw error;
+      }
+    },
+    { step: "initialize", name: "countFailedConditions" },
+  );
+  return counted;
+}
 
 /** A fresh table, and `count` stores (each with its own client, as separate gateways) over it. */
 async function makeStores(options: Partial<StoreTestOptions> = {}, count = 1) {
   const table = `registrations-${++tables}`;
   const admin = client(endpoint);
   await createRegistrationsTable(admin, table);
-  const stores = Array.from({ length: count }, () => new DynamoDbRegistrationStore(client(endpoint), table, options));
+  const stores = Array.from({ length: count }, () => new DynamoDbRegistrationStore(countingClient(), table, options));
   open.push(...stores);
   return { table, admin, stores };
 }
@@ -267,7 +108,7 @@ describe("DynamoDB registration store", () => {
     const base = sampleRegistration();
     // Warm both clients up (endpoint, credentials, sockets), so that the 50 calls really go out together.
     await Promise.all(stores.map((store) => store.get("warm-up")));
-    const before = fake.cancelled;
+    const before = conditionsFailed;
     const outcomes = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
         (stores[i % 2] as DynamoDbRegistrationStore).register(
@@ -283,7 +124,7 @@ describe("DynamoDB registration store", () => {
       ),
     );
     expect(nodes.size).toBe(1);
-    expect(fake.cancelled).toBeGreaterThan(before); // the losers really raced and retried
+    expect(conditionsFailed).toBeGreaterThan(before); // the losers really raced (and lost `id#`)
     const items = await scan(admin, table);
     expect(items.filter((item) => item.pk?.S?.startsWith("reg#"))).toHaveLength(1);
     expect(items.filter((item) => item.pk?.S?.startsWith("id#"))).toHaveLength(1);
@@ -356,8 +197,6 @@ describe("DynamoDB registration store", () => {
     let now = 1_800_000_000_000;
     const { table, admin, stores } = await makeStores({ now: () => now, tombstoneTtlSeconds: 180 });
     const store = stores[0] as DynamoDbRegistrationStore;
-    const ttl = await admin.send(new DescribeTimeToLiveCommand({ TableName: table }));
-    expect(ttl.TimeToLiveDescription).toEqual({ AttributeName: EXPIRES_AT_ATTRIBUTE, TimeToLiveStatus: "ENABLED" });
     const registration = await seed(store, sampleRegistration());
     await store.delete(registration, "token-dead");
     const { Item } = await admin.send(
@@ -367,11 +206,83 @@ describe("DynamoDB registration store", () => {
       pk: { S: `dead#${registration.node}` },
       reason: { S: "token-dead" },
       at: { N: String(now) },
-      expiresAt: { N: String(now / 1000 + 180) },
+      [EXPIRES_AT_ATTRIBUTE]: { N: String(now / 1000 + 180) },
     });
     now += 181_000;
     expect(await store.get(registration.node)).toEqual({ kind: "absent" });
     expect((await scan(admin, table)).some((item) => item.pk?.S === `dead#${registration.node}`)).toBe(true);
+    admin.destroy();
+  });
+
+  it("creates the table on dynalite, which has no UpdateTimeToLive, and leaves its TTL off", async () => {
+    const { table, admin } = await makeStores();
+    const ttl = await admin.send(new DescribeTimeToLiveCommand({ TableName: table }));
+    expect(ttl.TimeToLiveDescription?.TimeToLiveStatus).toBe("DISABLED");
+    admin.destroy();
+  });
+
+  it("repairs an id# left without its reg# (a registration stopped between them) on the next registration", async () => {
+    const { table, admin, stores } = await makeStores();
+    const store = stores[0] as DynamoDbRegistrationStore;
+    const registration = await seed(store, sampleRegistration());
+    // What a registration that stopped after claiming the slot and `id#` leaves: no `reg#`.
+    const { Item: identityItem } = await admin.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: `reg#${registration.node}` } }, ConsistentRead: true }),
+    );
+    const identityHash = identityItem?.identity?.S ?? "";
+    await admin.send(new DeleteItemCommand({ TableName: table, Key: { pk: { S: `reg#${registration.node}` } } }));
+    await admin.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: `id#${identityHash}` }, node: { S: registration.node } },
+      }),
+    );
+    expect(await store.get(registration.node)).toEqual({ kind: "absent" });
+    expect(await store.findByIdentity(identityOf(registration))).toBeUndefined();
+    const outcome = await store.register(
+      requestFor(registration, { candidateNode: "never-used", token: "token-2", now: registration.createdAt + 5 }),
+    );
+    expect(outcome.kind).toBe("refreshed");
+    const live = {
+      ...registration,
+      token: "token-2",
+      createdAt: registration.createdAt + 5,
+      tokenUpdatedAt: registration.createdAt + 5,
+    };
+    expect(outcome).toEqual({ kind: "refreshed", registration: live });
+    expect(await store.get(registration.node)).toEqual({ kind: "found", registration: live });
+    expect(await store.findByIdentity(identityOf(registration))).toEqual(live);
+    expect(await store.get("never-used")).toEqual({ kind: "absent" });
+    const items = await scan(admin, table);
+    expect(items.filter((item) => item.pk?.S?.startsWith("reg#"))).toHaveLength(1);
+    expect(items.find((item) => item.pk?.S?.startsWith("owner#"))?.live).toEqual({ N: "1" }); // no second slot
+    // The repaired registration is an ordinary one: deleting it frees the slot and the identity.
+    await store.delete(live, "unregistered");
+    const after = await scan(admin, table);
+    expect(after.find((item) => item.pk?.S?.startsWith("owner#"))?.live).toEqual({ N: "0" });
+    expect(after.some((item) => item.pk?.S?.startsWith("id#"))).toBe(false);
+    admin.destroy();
+  });
+
+  it("gives an identity a new node when a delete stopped before removing its id#", async () => {
+    const { table, admin, stores } = await makeStores();
+    const store = stores[0] as DynamoDbRegistrationStore;
+    const registration = await seed(store, sampleRegistration());
+    const { Item: identityItem } = await admin.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: `reg#${registration.node}` } }, ConsistentRead: true }),
+    );
+    await store.delete(registration, "unregistered");
+    // What a delete that stopped after the tombstone and `reg#` leaves: `id#` still naming the node.
+    await admin.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: `id#${identityItem?.identity?.S ?? ""}` }, node: { S: registration.node } },
+      }),
+    );
+    const outcome = await store.register(requestFor(registration, { candidateNode: `${registration.node}-new` }));
+    expect(outcome.kind).toBe("created");
+    expect((await store.findByIdentity(identityOf(registration)))?.node).toBe(`${registration.node}-new`);
+    expect(await store.get(registration.node)).toEqual({ kind: "deleted" });
     admin.destroy();
   });
 
