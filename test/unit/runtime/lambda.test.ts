@@ -530,6 +530,37 @@ describe("the DynamoDB store wiring (against dynalite)", () => {
     expect(errorOf(xmlOf(result))).toBe("cancel/item-not-found");
   });
 
+  it("registers over /xmpp into DynamoDB and publishes to the provider from it", async () => {
+    const key = createApnsSigningKey();
+    const transport = new FakeTransport().reply("https://api.push.apple.com/3/device/", {
+      status: 200,
+      headers: { "apns-id": "5e6722a7-0000-0000-0000-000000000002" },
+    });
+    const handler = createLambdaHandler({
+      env: {
+        ...envWith(table),
+        APNS_TEAM_ID: key.teamId,
+        APNS_KEY_ID: key.keyId,
+        APNS_PRIVATE_KEY: key.pem,
+        APNS_TOPIC: "im.example",
+      },
+      log: { log() {} },
+      transport: transport.fetch,
+    });
+    const registered = xmlOf(
+      await handler(xmppEvent(functionUrlEvent, registerDeviceIq({ token: "dynamo-token" }), true)),
+    );
+    const node = formField(registered, "node")?.values[0] ?? "";
+    expect(node).not.toBe("");
+    const again = xmlOf(
+      await handler(xmppEvent(httpApiEvent, registerDeviceIq({ token: "dynamo-token", id: "r2" }), false)),
+    );
+    expect(formField(again, "node")?.values[0]).toBe(node);
+    const published = xmlOf(await handler(xmppEvent(httpApiEvent, publishIq({ node }), false)));
+    expect(published.attrs.type).toBe("result");
+    expect(transport.to("https://api.push.apple.com/3/device/dynamo-token")).toHaveLength(1);
+  });
+
   it("fails the request when REGISTRATIONS_TABLE names a table that does not exist", async () => {
     const handler = createLambdaHandler({
       env: envWith("no-such-table"),
