@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { ConfigError, type ConfigSource, type GatewayConfig } from "../config";
+import { failure, type Result, success } from "../domain/result";
 import { type GatewayDeps, realSleep, webCryptoRandomBytes } from "../gateway/deps";
 import { createKeyring } from "../gateway/keys";
 import { type AppOptions, createApp } from "../http/app";
@@ -63,4 +64,31 @@ export function configSource(env: object): ConfigSource {
   const source: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(env)) source[name] = value;
   return source;
+}
+
+/**
+ * Builds once per isolate or container and remembers the outcome: a {@link ConfigError} is logged once
+ * and kept (every request then answers 500 naming the variable); any other failure (a secret store
+ * that did not answer) is thrown and the next request tries again.
+ */
+export function buildOnce<T>(build: () => Promise<T>, log: Logger): () => Promise<Result<T, ConfigError>> {
+  let built: Promise<Result<T, ConfigError>> | undefined;
+  const attempt = async (): Promise<Result<T, ConfigError>> => {
+    try {
+      return success(await build());
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      log.log("error", "configuration-error", { variable: error.variable, detail: error.message });
+      return failure(error);
+    }
+  };
+  return async () => {
+    built ??= attempt();
+    try {
+      return await built;
+    } catch (error) {
+      built = undefined;
+      throw error;
+    }
+  };
 }

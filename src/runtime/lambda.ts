@@ -6,14 +6,13 @@ import type {
 } from "aws-lambda";
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from "hono/aws-lambda";
 import { ConfigError, type ConfigSource, type GatewayConfig, isRecord, parseUrl } from "../config";
-import { failure, type Result, success } from "../domain/result";
 import type { ClientAddress } from "../http/rate-limit";
 import { jsonLogger, type Logger } from "../log";
 import type { CredentialCache, HttpTransport } from "../ports";
 import type { RegistrationStore } from "../ports/store";
 import { MemoryCredentialCache } from "../providers";
 import { DynamoDbRegistrationStore } from "../store/dynamodb";
-import { buildGateway, type Gateway } from "./gateway";
+import { buildGateway, buildOnce } from "./gateway";
 import { Http2Transport } from "./http2-transport";
 import { MemoryRateLimiter } from "./memory-rate-limiter";
 
@@ -227,9 +226,6 @@ export const lambdaClientAddress: ClientAddress = (c) => {
   return typeof sourceIp === "string" && sourceIp !== "" ? sourceIp : undefined;
 };
 
-type HonoHandler = (event: LambdaEvent) => Promise<APIGatewayProxyResult>;
-type Built = Result<{ gateway: Gateway; serve: HonoHandler }, ConfigError>;
-
 /** The event in the shape `hono/aws-lambda` types it (its payload 2.0 type is stricter than AWS's). */
 function toHonoEvent(event: LambdaHttpEvent): LambdaEvent {
   return {
@@ -286,54 +282,38 @@ function plain(status: number, text: string): LambdaHttpResult {
 export function createLambdaHandler(options: LambdaHandlerOptions = {}): LambdaHttpHandler {
   // console.log on Lambda's Node runtime writes synchronously, so every line is out before we return.
   const log = options.log ?? jsonLogger((line) => console.log(line));
-  let built: Promise<Built> | undefined;
-
-  const build = async (): Promise<Built> => {
+  const built = buildOnce(async () => {
     const env = options.env ?? process.env;
-    try {
-      const source = mergeSources(await readProviderSecret(env), env);
-      const gateway = await buildGateway(source, {
-        store:
-          options.store ??
-          ((config) =>
-            new DynamoDbRegistrationStore(
-              createDynamoDbClient(env),
-              required(env, "REGISTRATIONS_TABLE", "set it to the DynamoDB table of the registrations"),
-              { tombstoneTtlSeconds: config.limits.tombstoneTtlSeconds },
-            )),
-        transport: options.transport ?? containerTransport.fetch,
-        credentials: options.credentials ?? containerCredentials,
-        log,
-        ...(options.now === undefined ? {} : { now: options.now }),
-        http: (config) => ({
-          // Per container: each concurrent container counts on its own, so a client spread over N
-          // containers gets up to N times RATE_LIMIT_PER_MINUTE (a shared limit needs a shared store).
-          rateLimiter: new MemoryRateLimiter({
-            ratePerMinute: config.limits.ratePerMinute,
-            ...(options.now === undefined ? {} : { now: options.now }),
-          }),
-          clientAddress: lambdaClientAddress,
+    const source = mergeSources(await readProviderSecret(env), env);
+    const gateway = await buildGateway(source, {
+      store:
+        options.store ??
+        ((config) =>
+          new DynamoDbRegistrationStore(
+            createDynamoDbClient(env),
+            required(env, "REGISTRATIONS_TABLE", "set it to the DynamoDB table of the registrations"),
+            { tombstoneTtlSeconds: config.limits.tombstoneTtlSeconds },
+          )),
+      transport: options.transport ?? containerTransport.fetch,
+      credentials: options.credentials ?? containerCredentials,
+      log,
+      ...(options.now === undefined ? {} : { now: options.now }),
+      http: (config) => ({
+        // Per container: each concurrent container counts on its own, so a client spread over N
+        // containers gets up to N times RATE_LIMIT_PER_MINUTE (a shared limit needs a shared store).
+        rateLimiter: new MemoryRateLimiter({
+          ratePerMinute: config.limits.ratePerMinute,
+          ...(options.now === undefined ? {} : { now: options.now }),
         }),
-      });
-      const serve = handle(gateway.app);
-      return success({ gateway, serve: (event) => serve(event) });
-    } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      log.log("error", "configuration-error", { variable: error.variable, detail: error.message });
-      return failure(error);
-    }
-  };
+        clientAddress: lambdaClientAddress,
+      }),
+    });
+    const serve = handle(gateway.app);
+    return { gateway, serve: (event: LambdaEvent) => serve(event) };
+  }, log);
 
   return async (event) => {
-    built ??= build();
-    let result: Built;
-    try {
-      result = await built;
-    } catch (error) {
-      // Not a configuration error (Secrets Manager unreachable, …): the next invocation tries again.
-      built = undefined;
-      throw error;
-    }
+    const result = await built();
     if (!result.ok) return plain(500, result.error.message);
     if (!isPayloadV2(event)) return plain(400, "unsupported event: expected a Function URL or HTTP API 2.0 event");
     return toResult(await result.value.serve(toHonoEvent(event)));

@@ -1,54 +1,45 @@
 import { ConfigError } from "../config";
-import { failure, type Result, success } from "../domain/result";
+import type { Result } from "../domain/result";
 import { jsonLogger } from "../log";
 import type { HttpTransport } from "../ports/transport";
 import { MemoryCredentialCache, SharedCredentialCache } from "../providers";
 import { KvRegistrationStore } from "../store/kv";
-import { buildGateway, configSource, type Gateway } from "./gateway";
+import { buildGateway, buildOnce, configSource, type Gateway } from "./gateway";
 import { DurableObjectOwnerIndex } from "./registration-index";
 import { cloudflareClientAddress, workerRateLimiter } from "./worker-rate-limiter";
 
 export { RegistrationIndex } from "./registration-index";
-
-type Built = Result<Gateway, ConfigError>;
 
 const log = jsonLogger((line) => console.log(line));
 
 /** Workers' `fetch` as the providers' transport (HTTP/1.1 or HTTP/2 as Cloudflare's edge negotiates). */
 const fetchTransport: HttpTransport = (url, init) => fetch(url, init);
 
-let built: Promise<Built> | undefined;
+let gateway: (() => Promise<Result<Gateway, ConfigError>>) | undefined;
 
-async function build(env: Env): Promise<Built> {
-  try {
-    const kv = env.REGISTRATIONS;
-    if (kv === undefined) throw new ConfigError("REGISTRATIONS", "KV binding is missing (see wrangler.toml)");
-    const gateway = await buildGateway(configSource(env), {
-      store: (config) => {
-        const namespace = env.REGISTRATION_INDEX;
-        if (namespace === undefined)
-          throw new ConfigError("REGISTRATION_INDEX", "Durable Object binding is missing (see wrangler.toml)");
-        return new KvRegistrationStore(kv, {
-          index: new DurableObjectOwnerIndex(namespace),
-          tombstoneTtlSeconds: config.limits.tombstoneTtlSeconds,
-        });
-      },
-      transport: fetchTransport,
-      // Provider tokens shared between isolates through the same namespace (`cred:` keys).
-      credentials: new SharedCredentialCache(new MemoryCredentialCache(Date.now), kv, Date.now),
-      log,
-      // The limit is the binding's (wrangler.toml); RATE_LIMIT_PER_MINUTE only sizes the fallback.
-      http: (config) => ({
-        rateLimiter: workerRateLimiter(env.RATE_LIMITER, config.limits.ratePerMinute, log),
-        clientAddress: cloudflareClientAddress,
-      }),
-    });
-    return success(gateway);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    log.log("error", "configuration-error", { variable: error.variable, detail: error.message });
-    return failure(error);
-  }
+async function build(env: Env): Promise<Gateway> {
+  const kv = env.REGISTRATIONS;
+  if (kv === undefined) throw new ConfigError("REGISTRATIONS", "KV binding is missing (see wrangler.toml)");
+  return buildGateway(configSource(env), {
+    store: (config) => {
+      const namespace = env.REGISTRATION_INDEX;
+      if (namespace === undefined)
+        throw new ConfigError("REGISTRATION_INDEX", "Durable Object binding is missing (see wrangler.toml)");
+      return new KvRegistrationStore(kv, {
+        index: new DurableObjectOwnerIndex(namespace),
+        tombstoneTtlSeconds: config.limits.tombstoneTtlSeconds,
+      });
+    },
+    transport: fetchTransport,
+    // Provider tokens shared between isolates through the same namespace (`cred:` keys).
+    credentials: new SharedCredentialCache(new MemoryCredentialCache(Date.now), kv, Date.now),
+    log,
+    // The limit is the binding's (wrangler.toml); RATE_LIMIT_PER_MINUTE only sizes the fallback.
+    http: (config) => ({
+      rateLimiter: workerRateLimiter(env.RATE_LIMITER, config.limits.ratePerMinute, log),
+      clientAddress: cloudflareClientAddress,
+    }),
+  });
 }
 
 /**
@@ -58,14 +49,8 @@ async function build(env: Env): Promise<Built> {
  */
 export default {
   async fetch(request, env, ctx): Promise<Response> {
-    built ??= build(env);
-    let result: Built;
-    try {
-      result = await built;
-    } catch (error) {
-      built = undefined;
-      throw error;
-    }
+    gateway ??= buildOnce(() => build(env), log);
+    const result = await gateway();
     if (!result.ok) return new Response(`${result.error.message}\n`, { status: 500 });
     return result.value.app.fetch(request, env, ctx);
   },
