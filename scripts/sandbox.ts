@@ -5,9 +5,12 @@
  * receive is printed as one line, and shown on the live device page (docs/simulator.md). Ctrl-C stops
  * everything.
  *
- *   node --import tsx scripts/sandbox.ts [--node] [--port 8787] [--dir .sandbox] [--persist-to .wrangler/state]
- *                          [--apns-port 8443] [--apns-sandbox-port 8445] [--fcm-port 8444] [--inspector-port N]
- *                          [--page-port 8790]
+ * With `--sns`, APNs and FCM pushes go through a fake Amazon SNS instead (`APNS_VIA=sns`, `FCM_VIA=sns`,
+ * the SNS route of docs/protocol.md 6.3): the Node entry with the AWS SDK, or `wrangler dev --env sns`.
+ *
+ *   node --import tsx scripts/sandbox.ts [--node] [--sns] [--port 8787] [--dir .sandbox] [--persist-to .wrangler/state]
+ *                          [--apns-port 8443] [--apns-sandbox-port 8445] [--fcm-port 8444] [--sns-port 8446]
+ *                          [--inspector-port N] [--page-port 8790]
  */
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
@@ -23,6 +26,7 @@ import {
 } from "../test/e2e/processes";
 import { DEVICE_PAGE_PORT, DevicePage } from "../test/fakes/device-page";
 import { describeApnsReceipt, describeFcmReceipt, type FakeWorld, startFakeWorld } from "../test/fakes/fake-world";
+import { FakeSnsServer } from "../test/fakes/sns-server";
 
 /** Fixed local ports of the sandbox (docs/sandbox.md). */
 const DEFAULTS = {
@@ -30,6 +34,7 @@ const DEFAULTS = {
   apnsPort: 8443,
   fcmPort: 8444,
   apnsSandboxPort: 8445,
+  snsPort: 8446,
   pagePort: DEVICE_PAGE_PORT,
   dir: ".sandbox",
   persistTo: ".wrangler/state",
@@ -53,6 +58,8 @@ function parseOptions() {
   const { values } = parseArgs({
     options: {
       node: { type: "boolean", default: false },
+      sns: { type: "boolean", default: false },
+      "sns-port": { type: "string" },
       port: { type: "string" },
       dir: { type: "string" },
       "persist-to": { type: "string" },
@@ -66,6 +73,8 @@ function parseOptions() {
   });
   return {
     node: values.node === true,
+    sns: values.sns === true,
+    snsPort: portOption(values["sns-port"], DEFAULTS.snsPort, "sns-port"),
     port: portOption(values.port, DEFAULTS.port, "port"),
     apnsPort: portOption(values["apns-port"], DEFAULTS.apnsPort, "apns-port"),
     apnsSandboxPort: portOption(values["apns-sandbox-port"], DEFAULTS.apnsSandboxPort, "apns-sandbox-port"),
@@ -80,7 +89,52 @@ function parseOptions() {
 
 type Options = ReturnType<typeof parseOptions>;
 
-function startGateway(options: Options, world: FakeWorld): DetachedProcess {
+/** wrangler.toml's local-development server key (top-level `[vars]`, which `[env.sns]` does not inherit). */
+const LOCAL_SERVER_KEY = "local-development-only-server-key-0000000";
+
+/** The sandbox's AWS credentials: the fake SNS checks every request's SigV4 signature with them. */
+const SNS_CREDENTIALS = { accessKeyId: "AKIDSANDBOX", secretAccessKey: randomBytes(24).toString("base64url") };
+
+/**
+ * The fake SNS with one platform application per platform, and the variables that send APNs and FCM
+ * through it; every publish is printed as one `[sns PLATFORM …]` line.
+ */
+async function startSns(options: Options): Promise<{ sns: FakeSnsServer; env: Record<string, string> }> {
+  const sns = new FakeSnsServer({
+    credentials: SNS_CREDENTIALS,
+    onPublish: (publish) =>
+      console.log(
+        `[sns ${publish.platform} ${publish.token.slice(0, 8)}… ${publish.attributes["AWS.SNS.MOBILE.APNS.PUSH_TYPE"]?.stringValue ?? ""}] ${publish.platformMessage.slice(0, 160)}`,
+      ),
+  });
+  await sns.start(options.snsPort);
+  const env = {
+    APNS_VIA: "sns",
+    FCM_VIA: "sns",
+    SNS_APNS_APPLICATION_ARN: sns.createPlatformApplication("APNS", "sandbox"),
+    SNS_APNS_SANDBOX_APPLICATION_ARN: sns.createPlatformApplication("APNS_SANDBOX", "sandbox"),
+    SNS_APNS_VOIP_APPLICATION_ARN: sns.createPlatformApplication("APNS_VOIP", "sandbox"),
+    SNS_APNS_VOIP_SANDBOX_APPLICATION_ARN: sns.createPlatformApplication("APNS_VOIP_SANDBOX", "sandbox"),
+    SNS_FCM_APPLICATION_ARN: sns.createPlatformApplication("GCM", "sandbox"),
+    AWS_ACCESS_KEY_ID: SNS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: SNS_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_SNS: sns.url,
+  };
+  return { sns, env };
+}
+
+/** The world's variables, with the direct providers' replaced by the SNS route's when `--sns` is on. */
+function gatewayEnv(world: FakeWorld, snsEnv: Record<string, string> | undefined): Record<string, string> {
+  if (snsEnv === undefined) return { ...world.env };
+  const env: Record<string, string> = {};
+  // Over SNS, Apple's key and Google's account live in the platform applications, not in the gateway.
+  for (const [name, value] of Object.entries(world.env))
+    if (!/^(APNS_TEAM_ID|APNS_KEY_ID|APNS_PRIVATE_KEY|APNS_ENDPOINT|APNS_SANDBOX_ENDPOINT|FCM_)/.test(name))
+      env[name] = value;
+  return { ...env, ...snsEnv };
+}
+
+function startGateway(options: Options, world: FakeWorld, snsEnv?: Record<string, string>): DetachedProcess {
   const forward = (text: string) => process.stdout.write(text);
   const trust = { NODE_EXTRA_CA_CERTS: world.certificate.certPath };
   if (options.node) {
@@ -88,7 +142,7 @@ function startGateway(options: Options, world: FakeWorld): DetachedProcess {
     for (const [name, value] of Object.entries(process.env)) if (!GATEWAY_VARIABLE.test(name)) env[name] = value;
     return spawnDetached(process.execPath, ["--import", "tsx", "src/runtime/node-main.ts"], {
       name: "node gateway",
-      env: { ...env, ...world.env, ...trust, PORT: String(options.port), HOST: "127.0.0.1" },
+      env: { ...env, ...gatewayEnv(world, snsEnv), ...trust, PORT: String(options.port), HOST: "127.0.0.1" },
       onOutput: forward,
     });
   }
@@ -98,7 +152,11 @@ function startGateway(options: Options, world: FakeWorld): DetachedProcess {
     persistTo: options.persistTo,
     envFile: world.envFile,
     ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
+    // `[env.sns]` inherits no `[vars]`: the local-only server key of wrangler.toml comes along here.
+    ...(snsEnv !== undefined ? { vars: { SERVER_KEY: LOCAL_SERVER_KEY, ...gatewayEnv(world, snsEnv) } } : {}),
   });
+  // The Worker with the SNS route is its own entry (wrangler.toml `[env.sns]`).
+  if (snsEnv !== undefined) args.push("--env", "sns");
   return spawnDetached(resolve(REPO_ROOT, "node_modules/.bin/wrangler"), args, {
     name: "wrangler dev",
     env: { ...process.env, ...QUIET_WRANGLER_ENV, ...trust },
@@ -163,8 +221,18 @@ async function main(): Promise<void> {
     console.error(`sandbox: cannot start the fakes: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
+  let sns: { sns: FakeSnsServer; env: Record<string, string> } | undefined;
+  if (options.sns) {
+    try {
+      sns = await startSns(options);
+    } catch (error) {
+      console.error(`sandbox: cannot start the fake SNS: ${error instanceof Error ? error.message : String(error)}`);
+      await world.close();
+      process.exit(1);
+    }
+  }
   const page = await startPage(options, world);
-  const gateway = startGateway(options, world);
+  const gateway = startGateway(options, world, sns?.env);
   console.log(`sandbox: started ${gateway.name} (pid ${gateway.pid}, its own process group)`);
   let stopping = false;
   const stop = async (code: number) => {
@@ -172,6 +240,7 @@ async function main(): Promise<void> {
     stopping = true;
     await stopProcessGroup(gateway);
     await page?.close();
+    await sns?.sns.close();
     await world.close();
     process.exit(code);
   };
@@ -198,6 +267,10 @@ async function main(): Promise<void> {
     return;
   }
   console.log(banner(options, world, page));
+  if (sns !== undefined)
+    console.log(
+      `sandbox: --sns: APNs and FCM go through the fake SNS at ${sns.sns.url} (APNS_VIA=sns, FCM_VIA=sns); each publish prints a line starting with [sns ...]\n`,
+    );
 }
 
 void main();

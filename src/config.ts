@@ -147,8 +147,7 @@ export function parseEnvironment(value: unknown, variable: string): ApnsEnvironm
 /** A helper of the provider config readers (src/providers/<id>/config.ts). */
 export function parseRoute(env: ConfigSource, name: string): ProviderRoute {
   const value = optionalString(env, name) ?? "direct";
-  if (value === "direct") return value;
-  if (value === "sns") throw new ConfigError(name, "is sns, but the SNS route is not built yet: use direct");
+  if (value === "direct" || value === "sns") return value;
   throw new ConfigError(name, "must be direct or sns");
 }
 

@@ -62,13 +62,22 @@ export interface Registration extends RegistrationIdentity {
   readonly app: string;
   /** APNs only: the environment that last accepted this token, when it differs from the app's default. */
   readonly environment?: ApnsEnvironment;
-  /** AWS SNS route only: the platform endpoint of this token. */
-  readonly endpointArn?: string;
+  /**
+   * What the provider's delivery route keeps for this registration (the SNS route: its platform
+   * endpoints), opaque to everything else; kept across a refresh so the route can tell what changed.
+   */
+  readonly route?: RouteState;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;
   /** When the token was last set or refreshed (ms); a provider's "dead since" older than this is stale. */
   readonly tokenUpdatedAt: number;
 }
+
+/** A delivery route's own data about a registration: a few short strings (see {@link Registration.route}). */
+export type RouteState = Readonly<Record<string, string>>;
+
+/** Bounds on {@link RouteState}, so a stored record stays small: entries, and characters per key and value. */
+export const ROUTE_STATE_LIMITS = { entries: 8, keyLength: 32, valueLength: 512 } as const;
 
 /** The origin of a registration, `xmpp` when the record does not say. */
 export function originOf(registration: Pick<Registration, "origin">): RegistrationOrigin {
@@ -189,7 +198,8 @@ function refreshRegistration(existing: Registration, request: RegisterRequest): 
     ...(request.voipToken !== undefined ? { voipToken: request.voipToken } : {}),
     app: request.app,
     ...(environment !== undefined ? { environment } : {}),
-    ...(existing.endpointArn !== undefined && sameToken ? { endpointArn: existing.endpointArn } : {}),
+    // The route's state stays as it was: its `registered` hook compares it with the new token.
+    ...(existing.route !== undefined ? { route: existing.route } : {}),
     createdAt: existing.createdAt,
     tokenUpdatedAt: request.now,
   };

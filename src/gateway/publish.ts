@@ -3,7 +3,7 @@ import type { PushOutcome } from "../domain/outcome";
 import { type Registration, registrationDomain } from "../domain/registration";
 import { failure, type Result, success } from "../domain/result";
 import { type LogFields, redact } from "../log";
-import type { PushProvider, PushRequest } from "../ports/provider";
+import type { PushProvider, PushRequest, TokenDeadOutcome } from "../ports/provider";
 import { parseJid } from "../xmpp/jid";
 import type { PublishRequest } from "../xmpp/publish";
 import type { StanzaError } from "../xmpp/stanza";
@@ -84,13 +84,33 @@ async function sendWithRetry(
   if (delay + RETRY_MARGIN_MS > request.budget.remainingMs()) return outcome;
   await deps.sleep(delay);
   trace.retried = true;
-  return provider.send(request);
+  return carryRoute(outcome, await provider.send(routedRequest(request, outcome)));
 }
 
-async function forget(deps: GatewayDeps, provider: PushProvider, registration: Registration): Promise<PublishReply> {
+/** The request again, for the registration with what the route made during the last attempt. */
+function routedRequest(request: PushRequest, previous: PushOutcome): PushRequest {
+  if (previous.route === undefined) return request;
+  return { ...request, registration: { ...request.registration, route: previous.route } };
+}
+
+/** The later outcome, still carrying the route state an earlier attempt made if it made none. */
+function carryRoute(previous: PushOutcome, next: PushOutcome): PushOutcome {
+  return previous.route !== undefined && next.route === undefined ? { ...next, route: previous.route } : next;
+}
+
+/** How many other registrations one dead token may take with it in one publish; the rest go at their own. */
+const MAX_SIBLINGS_PER_PUBLISH = 20;
+
+async function forget(
+  deps: GatewayDeps,
+  provider: PushProvider,
+  registration: Registration,
+  outcome: TokenDeadOutcome,
+): Promise<PublishReply> {
+  let siblings: readonly string[] = [];
   try {
     await deps.store.delete(registration, "token-dead");
-    await provider.tokenDead?.(registration);
+    siblings = (await provider.tokenDead?.(registration, outcome)) ?? [];
   } catch (error) {
     deps.log.log("error", "store-failure", {
       operation: "delete",
@@ -98,6 +118,29 @@ async function forget(deps: GatewayDeps, provider: PushProvider, registration: R
       error: String(error).slice(0, 200),
     });
     return WAIT;
+  }
+  // The registrations that shared the dead token's route resource (one SNS endpoint serves every
+  // account of a phone) are dead too; a failure here is theirs to meet at their own next publish.
+  for (const node of siblings.filter((other) => other !== registration.node).slice(0, MAX_SIBLINGS_PER_PUBLISH)) {
+    try {
+      const lookup = await deps.store.get(node);
+      if (lookup.kind !== "found") continue;
+      await deps.store.delete(lookup.registration, "token-dead");
+      await deps.providers
+        .get(lookup.registration.app, lookup.registration.provider)
+        ?.unregistered?.(lookup.registration);
+      deps.log.log("info", "registration-deleted", {
+        node: redact(node),
+        reason: "token-dead",
+        via: "shared-endpoint",
+      });
+    } catch (error) {
+      deps.log.log("warn", "store-failure", {
+        operation: "delete",
+        node: redact(node),
+        error: String(error).slice(0, 200),
+      });
+    }
   }
   return ITEM_NOT_FOUND;
 }
@@ -134,16 +177,20 @@ async function deliver(
   trace.fallback = tooLarge || undefined;
   let outcome = await sendWithRetry(deps, provider, request, trace);
   if (outcome.kind === "payload-rejected" && encrypted !== undefined && !request.withoutEncrypted) {
-    request = { ...request, withoutEncrypted: true };
+    request = { ...routedRequest(request, outcome), withoutEncrypted: true };
     trace.fallback = true;
-    outcome = await sendWithRetry(deps, provider, request, trace);
+    outcome = carryRoute(outcome, await sendWithRetry(deps, provider, request, trace));
   }
   trace.outcome = outcome.kind;
   if (outcome.kind !== "delivered") trace.reason = outcome.reason;
+  // What the route made for this registration is kept, delivered or not (a dead token forgets it below).
+  const routed = outcome.route !== undefined && outcome.kind !== "token-dead";
+  const current = routed ? { ...registration, route: outcome.route } : registration;
+  if (routed) await remember(deps, current);
   switch (outcome.kind) {
     case "delivered":
-      if (outcome.environment !== undefined && outcome.environment !== registration.environment)
-        await remember(deps, { ...registration, environment: outcome.environment });
+      if (outcome.environment !== undefined && outcome.environment !== current.environment)
+        await remember(deps, { ...current, environment: outcome.environment });
       return RESULT;
     case "token-dead":
       // A 410 that predates the last token update speaks of the old token: keep the registration.
@@ -151,7 +198,7 @@ async function deliver(
         trace.outcome = "token-dead-stale";
         return WAIT;
       }
-      return forget(deps, provider, registration);
+      return forget(deps, provider, registration, outcome);
     case "payload-rejected":
     case "retry-later":
     case "misconfigured":

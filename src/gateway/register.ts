@@ -121,8 +121,20 @@ export async function registerDevice(deps: GatewayDeps, input: RegisterInput): P
   let { registration } = outcome;
   if (provider.registered !== undefined) {
     const routed = await provider.registered(registration);
-    if (routed !== registration) await deps.store.update(routed);
-    registration = routed;
+    if (!routed.ok) {
+      // The platform refused the token: a registration that cannot be delivered to is undone.
+      await deps.store.delete(registration, "unregistered");
+      await provider.unregistered?.(registration);
+      deps.log.log("warn", "registration-refused", {
+        reason: "route",
+        field: routed.error.field,
+        origin: input.origin,
+        app,
+      });
+      return invalid(routed.error.field, routed.error.reason);
+    }
+    if (routed.value !== registration) await deps.store.update(routed.value);
+    registration = routed.value;
   }
   deps.log.log("info", outcome.kind === "refreshed" ? "registration-refreshed" : "registration-created", {
     node: redact(registration.node),

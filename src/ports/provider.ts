@@ -2,6 +2,7 @@ import type { PushBudget } from "../domain/budget";
 import type { PushNotification } from "../domain/notification";
 import type { PushOutcome } from "../domain/outcome";
 import type { ProviderId, Registration } from "../domain/registration";
+import type { Result } from "../domain/result";
 
 /** One push to send. */
 export interface PushRequest {
@@ -36,13 +37,29 @@ export interface ProviderInfo {
  * section 4.2): the SNS route creates and deletes platform endpoints; direct delivery needs nothing.
  */
 export interface RouteHooks {
-  /** After a registration was made or refreshed; may return it with route data (an endpoint) to store. */
-  registered?(registration: Registration): Promise<Registration>;
-  /** After a registration was unregistered. */
+  /**
+   * After a registration was made or refreshed: returns it with the route's state (its endpoints) to
+   * store, or a refusal when the platform refuses the token (the registration is then undone).
+   */
+  registered?(registration: Registration): Promise<Result<Registration, RouteRefusal>>;
+  /** After a registration was unregistered, or deleted because another one's token died with it. */
   unregistered?(registration: Registration): Promise<void>;
-  /** After a registration was deleted because the provider said its token is dead. */
-  tokenDead?(registration: Registration): Promise<void>;
+  /**
+   * After a registration was deleted because the provider said its token is dead (`outcome`): releases
+   * what the route held and returns the nodes of the other registrations that shared the dead token's
+   * route resource (one SNS endpoint serves every account on a phone), which are dead too.
+   */
+  tokenDead?(registration: Registration, outcome: TokenDeadOutcome): Promise<readonly string[]>;
 }
+
+/** Why a delivery route refused a registration: the field at fault and a reason for the client. */
+export interface RouteRefusal {
+  readonly field: "token" | "voipToken" | "environment";
+  readonly reason: string;
+}
+
+/** The `token-dead` outcome a provider answered. */
+export type TokenDeadOutcome = Extract<PushOutcome, { kind: "token-dead" }>;
 
 /**
  * One push platform behind one interface (Sygnal's pushkins, p2's PushService): the publish use case

@@ -29,6 +29,32 @@ export interface RegistrationStore {
   update(registration: Registration): Promise<void>;
   /** Removes the registration and its identity, leaving a tombstone so the node stays dead. */
   delete(registration: Registration, reason: DeletionReason): Promise<void>;
+  /** Who uses each shared delivery endpoint (the SNS route's platform endpoints). */
+  readonly endpoints: EndpointLedger;
   /** Releases what the store holds open (a database file); the store is not used afterwards. */
   close(): Promise<void>;
+}
+
+/** What {@link EndpointLedger.attach} did. */
+export type AttachOutcome =
+  | { readonly kind: "attached"; readonly users: number }
+  /** The endpoint already has `cap` other users: this node was not added. */
+  | { readonly kind: "full" };
+
+/**
+ * Who uses each shared delivery endpoint: one SNS platform endpoint per (platform application, token)
+ * serves every registration of that token (one phone, several accounts), so it is deleted only when its
+ * last user goes (docs/storage.md, "Endpoint ledger"). Keys are hashes that name no token. Users are a
+ * set of nodes, so a repeated attach or detach (a retry) counts once. Every step is atomic per key.
+ */
+export interface EndpointLedger {
+  /** Adds `node` to the users of `key`, whose endpoint is now `arn` (the newest ARN wins). */
+  attach(key: string, arn: string, node: string, cap: number): Promise<AttachOutcome>;
+  /**
+   * Removes `node` from the users of `key`; forgets the key when no user is left. Returns the ARN and
+   * how many users remain, or undefined when the key is unknown or `node` was not a user.
+   */
+  detach(key: string, node: string): Promise<{ readonly arn: string; readonly remaining: number } | undefined>;
+  /** The nodes using `key` (empty when unknown). */
+  users(key: string): Promise<readonly string[]>;
 }

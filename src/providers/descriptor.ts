@@ -1,18 +1,29 @@
 import { type CryptoKey, importPKCS8 } from "jose";
-import { type AppConfig, ConfigError, DEFAULT_APP, type ProviderConfigReader, type ProviderRoute } from "../config";
+import { type AppConfig, ConfigError, DEFAULT_APP, type ProviderConfigReader } from "../config";
 import type { CredentialCache } from "../ports/credentials";
 import type { ProviderInfo, PushProvider } from "../ports/provider";
 import type { HttpTransport } from "../ports/transport";
+import type { ApnsSnsConfig, FcmSnsConfig } from "./sns/settings";
 
-/** What the providers share: the transport, the credential cache and the clock. */
+/**
+ * The SNS delivery route, as an entry that offers it supplies it (src/providers/sns/route.ts): kept out of
+ * the providers' own imports so that an entry without it (the default Worker) does not carry it.
+ */
+export interface SnsRouteFactory {
+  apns(settings: ApnsSnsConfig): PushProvider;
+  fcm(settings: FcmSnsConfig): PushProvider;
+}
+
+/** What the providers share: the transport, the credential cache, the clock, and the SNS route if any. */
 export interface ProviderDependencies {
   readonly transport: HttpTransport;
   readonly credentials: CredentialCache;
   readonly now: () => number;
+  readonly sns?: SnsRouteFactory;
 }
 
-/** Builds a provider of one app over one delivery route (`direct`; `sns` with the AWS route). */
-export type RouteFactory<C> = (settings: C, signingKey: CryptoKey, deps: ProviderDependencies) => PushProvider;
+/** Builds a provider of one app delivered directly, with its imported key. */
+export type DirectFactory<C> = (settings: C, signingKey: CryptoKey, deps: ProviderDependencies) => PushProvider;
 
 /**
  * One push provider as the gateway plugs it in (docs/architecture.md section 4.1): what clients call it,
@@ -28,19 +39,22 @@ export interface ProviderDescriptor {
 }
 
 /** How a descriptor reads its settings and key from an app, and the routes it can deliver over. */
-export interface DescriptorParts<C> {
+export interface DescriptorParts<C, S> {
   readonly info: ProviderInfo;
   readonly config: ProviderConfigReader;
-  /** Its settings in an app, if the app configures it. */
+  /** Its settings in an app delivered directly, if the app configures it so. */
   readonly settings: (app: AppConfig) => C | undefined;
-  readonly route: (settings: C) => ProviderRoute;
-  /** The variable that names the route, for the error when a route is not built (`APNS_VIA`). */
+  /** Its settings in an app delivered through SNS, if the app configures it so. */
+  readonly snsSettings: (app: AppConfig) => S | undefined;
+  /** The variable that names the route, for the error when an entry lacks it (`APNS_VIA`). */
   readonly routeVariable: string;
   readonly privateKey: (settings: C) => string;
   readonly keyAlgorithm: "ES256" | "RS256";
   /** The variable a key of the default app comes from (`APNS_PRIVATE_KEY`), and of an `APPS` entry. */
   readonly keyVariable: { readonly default: string; readonly apps: (appId: string) => string };
-  readonly routes: Partial<Record<ProviderRoute, RouteFactory<C>>>;
+  readonly direct: DirectFactory<C>;
+  /** Its provider over the SNS route the entry supplies. */
+  readonly sns: (settings: S, route: SnsRouteFactory) => PushProvider;
 }
 
 async function importKey(pem: string, algorithm: "ES256" | "RS256", variable: string): Promise<CryptoKey> {
@@ -56,18 +70,25 @@ async function importKey(pem: string, algorithm: "ES256" | "RS256", variable: st
  * A descriptor from its parts: the key is imported once per app at start-up, so that a key that does
  * not import stops start-up with a ConfigError naming its variable (docs/protocol.md section 8).
  */
-export function describeProvider<C>(parts: DescriptorParts<C>): ProviderDescriptor {
+export function describeProvider<C, S>(parts: DescriptorParts<C, S>): ProviderDescriptor {
   return {
     info: parts.info,
     config: parts.config,
     async create(app, deps) {
+      const routed = parts.snsSettings(app);
+      if (routed !== undefined) {
+        if (deps.sns === undefined)
+          throw new ConfigError(
+            parts.routeVariable,
+            "is sns, but this entry has no SNS route (on Workers, deploy the `sns` environment: wrangler deploy --env sns)",
+          );
+        return parts.sns(routed, deps.sns);
+      }
       const settings = parts.settings(app);
       if (settings === undefined) return undefined;
-      const factory = parts.routes[parts.route(settings)];
-      if (factory === undefined) throw new ConfigError(parts.routeVariable, "names a route that is not built yet");
       const variable = app.id === DEFAULT_APP ? parts.keyVariable.default : parts.keyVariable.apps(app.id);
       const signingKey = await importKey(parts.privateKey(settings), parts.keyAlgorithm, variable);
-      return factory(settings, signingKey, deps);
+      return parts.direct(settings, signingKey, deps);
     },
   };
 }

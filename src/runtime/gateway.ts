@@ -8,6 +8,7 @@ import type { Logger } from "../log";
 import type { CredentialCache, HttpTransport } from "../ports";
 import type { RegistrationStore } from "../ports/store";
 import { createProviderDirectory, MemoryCredentialCache, parseGatewayConfig } from "../providers";
+import type { SnsRouteFactory } from "../providers/descriptor";
 
 /** What a runtime adapter supplies: where registrations live, how providers are reached, where logs go. */
 export interface RuntimeParts {
@@ -23,6 +24,11 @@ export interface RuntimeParts {
   readonly serverKey?: (config: GatewayConfig) => string;
   /** Per-client limits of the unauthenticated routes (built from the parsed configuration). */
   readonly http?: (config: GatewayConfig) => AppOptions;
+  /**
+   * The SNS delivery route, from entries that offer it (`APNS_VIA=sns`, `FCM_VIA=sns`): built over the
+   * store, whose ledger counts who uses each platform endpoint. Without it, `sns` stops start-up.
+   */
+  readonly sns?: (store: RegistrationStore, log: Logger) => SnsRouteFactory;
 }
 
 /** A gateway ready to serve: its app and the dependencies behind it. */
@@ -41,14 +47,17 @@ export async function buildGateway(source: ConfigSource, parts: RuntimeParts): P
   const serverKey = config.serverKey ?? parts.serverKey?.(config);
   if (serverKey === undefined)
     throw new ConfigError("SERVER_KEY", "is missing: set it to a random secret of at least 32 characters");
+  const store = parts.store(config);
+  const sns = parts.sns?.(store, parts.log);
   const providers = await createProviderDirectory(config, {
     transport: parts.transport,
     credentials: parts.credentials ?? new MemoryCredentialCache(now),
     now,
+    ...(sns !== undefined ? { sns } : {}),
   });
   const deps: GatewayDeps = {
     config,
-    store: parts.store(config),
+    store,
     providers,
     keys: createKeyring(serverKey),
     log: parts.log,

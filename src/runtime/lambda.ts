@@ -5,16 +5,19 @@ import type {
   Context as LambdaInvocationContext,
 } from "aws-lambda";
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from "hono/aws-lambda";
-import { ConfigError, type ConfigSource, type GatewayConfig, isRecord, parseUrl } from "../config";
+import { ConfigError, type ConfigSource, type GatewayConfig, isRecord } from "../config";
 import type { ClientAddress } from "../http/rate-limit";
 import { jsonLogger, type Logger } from "../log";
 import type { CredentialCache, HttpTransport } from "../ports";
 import type { RegistrationStore } from "../ports/store";
 import { MemoryCredentialCache } from "../providers";
+import { createSnsRoute } from "../providers/sns/route";
 import { DynamoDbRegistrationStore } from "../store/dynamodb";
+import { awsClientConfig, requiredVariable } from "./aws-config";
 import { buildGateway, buildOnce } from "./gateway";
 import { Http2Transport } from "./http2-transport";
 import { MemoryRateLimiter } from "./memory-rate-limiter";
+import { snsClientsFromEnv } from "./sns-sdk";
 
 /**
  * The event of both HTTP sources this handler serves, which share one shape: a Lambda Function URL
@@ -41,10 +44,6 @@ export type LambdaEnv = Readonly<Record<string, string | undefined>>;
  * would have been checked by a PING on a server that never sleeps.
  */
 export const STALE_SESSION_MS = 60_000;
-
-/** Timeouts of the AWS SDK's HTTP handler: a silently dead keep-alive socket must not eat a publish's budget. */
-const AWS_CONNECTION_TIMEOUT_MS = 3_000;
-const AWS_REQUEST_TIMEOUT_MS = 5_000;
 
 /** The part of {@link Http2Transport} the container transport uses (tests give a counting fake). */
 export interface ClosableTransport {
@@ -121,28 +120,6 @@ export interface LambdaHandlerOptions {
   /** The registration store; default {@link DynamoDbRegistrationStore} over `REGISTRATIONS_TABLE`. */
   readonly store?: (config: GatewayConfig) => RegistrationStore;
   readonly now?: () => number;
-}
-
-/** A variable that must be set, or a ConfigError naming it. */
-function required(env: LambdaEnv, name: string, why: string): string {
-  const value = env[name]?.trim();
-  if (value === undefined || value === "") throw new ConfigError(name, `is missing: ${why}`);
-  return value;
-}
-
-/** Region, credentials and endpoint of an AWS SDK client, from the variables Lambda sets. */
-function awsClientConfig(env: LambdaEnv, endpointVariable: string) {
-  const region = required(env, "AWS_REGION", "Lambda sets it; set it when running elsewhere");
-  const accessKeyId = required(env, "AWS_ACCESS_KEY_ID", "Lambda sets it from the execution role");
-  const secretAccessKey = required(env, "AWS_SECRET_ACCESS_KEY", "Lambda sets it from the execution role");
-  const sessionToken = env.AWS_SESSION_TOKEN?.trim() || undefined;
-  const endpoint = env[endpointVariable]?.trim();
-  return {
-    region,
-    credentials: { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) },
-    ...(endpoint === undefined || endpoint === "" ? {} : { endpoint: parseUrl(endpoint, endpointVariable) }),
-    requestHandler: { connectionTimeout: AWS_CONNECTION_TIMEOUT_MS, requestTimeout: AWS_REQUEST_TIMEOUT_MS },
-  };
 }
 
 /**
@@ -291,12 +268,14 @@ export function createLambdaHandler(options: LambdaHandlerOptions = {}): LambdaH
         ((config) =>
           new DynamoDbRegistrationStore(
             createDynamoDbClient(env),
-            required(env, "REGISTRATIONS_TABLE", "set it to the DynamoDB table of the registrations"),
+            requiredVariable(env, "REGISTRATIONS_TABLE", "set it to the DynamoDB table of the registrations"),
             { tombstoneTtlSeconds: config.limits.tombstoneTtlSeconds },
           )),
       transport: options.transport ?? containerTransport.fetch,
       credentials: options.credentials ?? containerCredentials,
       log,
+      sns: (store, routeLog) =>
+        createSnsRoute({ client: snsClientsFromEnv(env), ledger: store.endpoints, log: routeLog }),
       ...(options.now === undefined ? {} : { now: options.now }),
       http: (config) => ({
         // Per container: each concurrent container counts on its own, so a client spread over N

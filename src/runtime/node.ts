@@ -6,11 +6,13 @@ import { type ServerType, serve } from "@hono/node-server";
 import { ConfigError, type GatewayConfig, MIN_KEY_LENGTH } from "../config";
 import { jsonLogger, type Logger } from "../log";
 import type { RegistrationStore } from "../ports/store";
+import { createSnsRoute } from "../providers/sns/route";
 import { MemoryRegistrationStore } from "../store/memory";
 import { buildGateway, configSource, type Gateway } from "./gateway";
 import { Http2Transport } from "./http2-transport";
 import { MemoryRateLimiter } from "./memory-rate-limiter";
 import { nodeClientAddress } from "./node-client-address";
+import { snsClientsFromEnv } from "./sns-sdk";
 import { SqliteRegistrationStore } from "./sqlite-store";
 
 /** Where the Node server listens unless `PORT` / `HOST` say otherwise. */
@@ -217,6 +219,8 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
       },
       serverKey: () => fallbackServerKey(env),
       transport: transport.fetch,
+      sns: (routeStore, routeLog) =>
+        createSnsRoute({ client: snsClientsFromEnv(env), ledger: routeStore.endpoints, log: routeLog }),
       log,
       http: (config) => ({
         rateLimiter: new MemoryRateLimiter({ ratePerMinute: config.limits.ratePerMinute }),

@@ -8,6 +8,14 @@ import {
   type RegistrationIdentity,
   requestOwnerKey,
 } from "../domain/registration";
+import type { AttachOutcome, EndpointLedger } from "../ports/store";
+import {
+  attachEntry,
+  type DetachResult,
+  decodeEndpointEntry,
+  detachEntry,
+  type EndpointEntry,
+} from "../store/endpoint-ledger";
 import {
   identityHash,
   identityOwnerKey,
@@ -35,11 +43,19 @@ class DurableLedgerStorage implements LedgerStorage {
   }
 }
 
+/** The storage key of the one endpoint an endpoint object holds. */
+const ENDPOINT_KEY = "endpoint";
+
 /**
  * One owner's registrations (an account, or a REST app), strongly consistent: the single writer that
  * Workers KV cannot be. Each call runs alone (`blockConcurrencyWhile`), so simultaneous registrations
  * of one identity yield one node and the owner's count never passes its cap. Publishes never come
  * here: they read registrations from KV.
+ *
+ * The same class also holds one shared delivery endpoint (an SNS platform endpoint) per object named
+ * `endpoint:{key}` (see {@link DurableObjectEndpointLedger}): one value `{ arn, users }` under the key
+ * `endpoint`, read and written by one call at a time. An object holds either an owner or an endpoint,
+ * never both; reusing the class needs no new wrangler.toml migration.
  * @see https://developers.cloudflare.com/durable-objects/api/state/#blockconcurrencywhile
  */
 export class RegistrationIndex extends DurableObject {
@@ -59,6 +75,36 @@ export class RegistrationIndex extends DurableObject {
 
   remove(registration: Registration, hash: string | undefined): Promise<void> {
     return this.ctx.blockConcurrencyWhile(() => this.ledger.remove(registration, hash));
+  }
+
+  /** The endpoint of this object: adds `node` to its users (see {@link EndpointLedger.attach}). */
+  attachEndpoint(arn: string, node: string, cap: number): Promise<AttachOutcome> {
+    return this.ctx.blockConcurrencyWhile(async () => {
+      const attached = attachEntry(await this.endpoint(), arn, node, cap);
+      if (attached === undefined) return { kind: "full" };
+      await this.ctx.storage.put(ENDPOINT_KEY, attached.entry);
+      return attached.outcome;
+    });
+  }
+
+  /** The endpoint of this object: removes `node`, forgetting the endpoint with its last user. */
+  detachEndpoint(node: string): Promise<DetachResult> {
+    return this.ctx.blockConcurrencyWhile(async () => {
+      const detached = detachEntry(await this.endpoint(), node);
+      if (detached === undefined) return undefined;
+      if (detached.entry === undefined) await this.ctx.storage.delete(ENDPOINT_KEY);
+      else await this.ctx.storage.put(ENDPOINT_KEY, detached.entry);
+      return detached.result;
+    });
+  }
+
+  /** The nodes using the endpoint of this object. */
+  endpointUsers(): Promise<readonly string[]> {
+    return this.ctx.blockConcurrencyWhile(async () => [...((await this.endpoint())?.users ?? [])]);
+  }
+
+  private async endpoint(): Promise<EndpointEntry | undefined> {
+    return decodeEndpointEntry(await this.ctx.storage.get(ENDPOINT_KEY));
   }
 }
 
@@ -95,5 +141,34 @@ export class DurableObjectOwnerIndex implements OwnerIndex {
 
   private async stub(owner: string): Promise<DurableObjectStub<RegistrationIndex>> {
     return this.namespace.get(this.namespace.idFromName(this.prefix + (await sha256Hex(owner))));
+  }
+}
+
+/**
+ * The {@link EndpointLedger} of the Worker: one {@link RegistrationIndex} object per endpoint, named
+ * `endpoint:{key}` (the key is already a SHA-256 hash, so names carry no token). Each call is one
+ * Durable Object call, run alone in its object, so every step is atomic per key.
+ */
+export class DurableObjectEndpointLedger implements EndpointLedger {
+  /** `prefix` keeps several stores in one namespace apart (tests; the KV store's `keyPrefix`). */
+  constructor(
+    private readonly namespace: DurableObjectNamespace<RegistrationIndex>,
+    private readonly prefix = "",
+  ) {}
+
+  attach(key: string, arn: string, node: string, cap: number): Promise<AttachOutcome> {
+    return this.stub(key).attachEndpoint(arn, node, cap);
+  }
+
+  detach(key: string, node: string): Promise<DetachResult> {
+    return this.stub(key).detachEndpoint(node);
+  }
+
+  async users(key: string): Promise<readonly string[]> {
+    return this.stub(key).endpointUsers();
+  }
+
+  private stub(key: string): DurableObjectStub<RegistrationIndex> {
+    return this.namespace.get(this.namespace.idFromName(`${this.prefix}endpoint:${key}`));
   }
 }

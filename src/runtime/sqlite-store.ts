@@ -11,12 +11,16 @@ import {
   type RegistrationIdentity,
   requestOwnerKey,
 } from "../domain/registration";
-import type { DeletionReason, NodeLookup, RegistrationStore } from "../ports/store";
+import type { AttachOutcome, DeletionReason, EndpointLedger, NodeLookup, RegistrationStore } from "../ports/store";
 import { decodeRegistration, encodeRegistration, REGISTRATION_VERSION } from "../store/codec";
+import type { DetachResult } from "../store/endpoint-ledger";
 import { DEFAULT_TOMBSTONE_TTL_SECONDS, type TombstoneOptions } from "../store/tombstones";
 
-/** `PRAGMA user_version` of the current schema (docs/storage.md). */
-const SCHEMA_VERSION = 2;
+/**
+ * `PRAGMA user_version` of the current schema (docs/storage.md). 3 added the endpoint ledger's tables,
+ * which `CREATE TABLE IF NOT EXISTS` adds to a schema-2 file when it is opened.
+ */
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS registrations (
@@ -28,6 +32,8 @@ CREATE TABLE IF NOT EXISTS registrations (
 CREATE INDEX IF NOT EXISTS registrations_owner ON registrations (owner);
 CREATE TABLE IF NOT EXISTS tombstones (node TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL) STRICT;
 CREATE INDEX IF NOT EXISTS tombstones_at ON tombstones (at);
+CREATE TABLE IF NOT EXISTS endpoints (key TEXT PRIMARY KEY, arn TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS endpoint_users (key TEXT NOT NULL, node TEXT NOT NULL, PRIMARY KEY (key, node)) STRICT, WITHOUT ROWID;
 `;
 
 /**
@@ -102,6 +108,7 @@ export class SqliteRegistrationStore implements RegistrationStore {
     (request: RegisterRequest, keys: { owner: string; identity: string | null }) => RegisterOutcome
   >;
   private readonly removeTransaction: Database.Transaction<(node: string, reason: DeletionReason, at: number) => void>;
+  readonly endpoints: EndpointLedger;
 
   /** Opens (and creates) the database at `path`; `:memory:` for tests. The runtime creates the file 0600. */
   constructor(path: string, options: TombstoneOptions = {}) {
@@ -143,6 +150,7 @@ export class SqliteRegistrationStore implements RegistrationStore {
       putTombstone.run(node, reason, at);
       expire.run(at - this.ttlMs);
     });
+    this.endpoints = new SqliteEndpointLedger(this.db);
   }
 
   async get(node: string): Promise<NodeLookup> {
@@ -181,5 +189,60 @@ export class SqliteRegistrationStore implements RegistrationStore {
     return registration !== undefined && originOf(registration) === "rest" && registration.app === app
       ? registration
       : undefined;
+  }
+}
+
+/**
+ * The endpoint ledger in the same file: `endpoints (key, arn)` and one `endpoint_users (key, node)` row
+ * per user. Each operation is one `BEGIN IMMEDIATE` transaction (it takes the write lock before it
+ * reads, so even another process on the file cannot slip in between the count and the write).
+ */
+class SqliteEndpointLedger implements EndpointLedger {
+  private readonly attachTransaction: Database.Transaction<
+    (key: string, arn: string, node: string, cap: number) => AttachOutcome
+  >;
+  private readonly detachTransaction: Database.Transaction<(key: string, node: string) => DetachResult>;
+  private readonly selectUsers: Database.Statement<[string], { node: string }>;
+
+  constructor(db: Database.Database) {
+    const count = db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM endpoint_users WHERE key = ?");
+    const isUser = db.prepare<[string, string], { one: number }>(
+      "SELECT 1 AS one FROM endpoint_users WHERE key = ? AND node = ?",
+    );
+    const putEndpoint = db.prepare<[string, string]>(
+      "INSERT INTO endpoints (key, arn) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET arn = excluded.arn",
+    );
+    const addUser = db.prepare<[string, string]>("INSERT OR IGNORE INTO endpoint_users (key, node) VALUES (?, ?)");
+    const selectArn = db.prepare<[string], { arn: string }>("SELECT arn FROM endpoints WHERE key = ?");
+    const removeUser = db.prepare<[string, string]>("DELETE FROM endpoint_users WHERE key = ? AND node = ?");
+    const removeEndpoint = db.prepare<[string]>("DELETE FROM endpoints WHERE key = ?");
+    this.selectUsers = db.prepare("SELECT node FROM endpoint_users WHERE key = ? ORDER BY node");
+    this.attachTransaction = db.transaction((key: string, arn: string, node: string, cap: number): AttachOutcome => {
+      const users = count.get(key)?.n ?? 0;
+      const already = isUser.get(key, node) !== undefined;
+      if (!already && users >= cap) return { kind: "full" };
+      putEndpoint.run(key, arn);
+      addUser.run(key, node);
+      return { kind: "attached", users: already ? users : users + 1 };
+    });
+    this.detachTransaction = db.transaction((key: string, node: string): DetachResult => {
+      const endpoint = selectArn.get(key);
+      if (endpoint === undefined || removeUser.run(key, node).changes === 0) return undefined;
+      const remaining = count.get(key)?.n ?? 0;
+      if (remaining === 0) removeEndpoint.run(key);
+      return { arn: endpoint.arn, remaining };
+    });
+  }
+
+  async attach(key: string, arn: string, node: string, cap: number): Promise<AttachOutcome> {
+    return this.attachTransaction.immediate(key, arn, node, cap);
+  }
+
+  async detach(key: string, node: string): Promise<DetachResult> {
+    return this.detachTransaction.immediate(key, node);
+  }
+
+  async users(key: string): Promise<readonly string[]> {
+    return this.selectUsers.all(key).map((row) => row.node);
   }
 }

@@ -4,8 +4,8 @@ import { jsonLogger } from "../log";
 import type { HttpTransport } from "../ports/transport";
 import { MemoryCredentialCache, SharedCredentialCache } from "../providers";
 import { KvRegistrationStore } from "../store/kv";
-import { buildGateway, buildOnce, configSource, type Gateway } from "./gateway";
-import { DurableObjectOwnerIndex } from "./registration-index";
+import { buildGateway, buildOnce, configSource, type Gateway, type RuntimeParts } from "./gateway";
+import { DurableObjectEndpointLedger, DurableObjectOwnerIndex } from "./registration-index";
 import { cloudflareClientAddress, workerRateLimiter } from "./worker-rate-limiter";
 
 export { RegistrationIndex } from "./registration-index";
@@ -15,9 +15,10 @@ const log = jsonLogger((line) => console.log(line));
 /** Workers' `fetch` as the providers' transport (HTTP/1.1 or HTTP/2 as Cloudflare's edge negotiates). */
 const fetchTransport: HttpTransport = (url, init) => fetch(url, init);
 
-let gateway: (() => Promise<Result<Gateway, ConfigError>>) | undefined;
+/** The SNS route of an entry that offers it, from the Worker's environment (see worker-sns.ts). */
+export type WorkerSnsRoute = (env: Env) => RuntimeParts["sns"];
 
-async function build(env: Env): Promise<Gateway> {
+async function build(env: Env, sns: WorkerSnsRoute | undefined): Promise<Gateway> {
   const kv = env.REGISTRATIONS;
   if (kv === undefined) throw new ConfigError("REGISTRATIONS", "KV binding is missing (see wrangler.toml)");
   return buildGateway(configSource(env), {
@@ -27,10 +28,12 @@ async function build(env: Env): Promise<Gateway> {
         throw new ConfigError("REGISTRATION_INDEX", "Durable Object binding is missing (see wrangler.toml)");
       return new KvRegistrationStore(kv, {
         index: new DurableObjectOwnerIndex(namespace),
+        endpoints: new DurableObjectEndpointLedger(namespace),
         tombstoneTtlSeconds: config.limits.tombstoneTtlSeconds,
       });
     },
     transport: fetchTransport,
+    ...(sns !== undefined ? { sns: sns(env) } : {}),
     // Provider tokens shared between isolates through the same namespace (`cred:` keys).
     credentials: new SharedCredentialCache(new MemoryCredentialCache(Date.now), kv, Date.now),
     log,
@@ -43,15 +46,22 @@ async function build(env: Env): Promise<Gateway> {
 }
 
 /**
- * The Cloudflare Workers entry: configuration is parsed once per isolate, from the first request's
- * environment; a bad value answers every request with a 500 naming the variable.
+ * A Cloudflare Workers entry: configuration is parsed once per isolate, from the first request's
+ * environment; a bad value answers every request with a 500 naming the variable. `sns` adds the SNS
+ * delivery route (the `sns` entry); without it `APNS_VIA=sns` stops start-up.
  * @see https://developers.cloudflare.com/workers/runtime-apis/handlers/fetch/
  */
-export default {
-  async fetch(request, env, ctx): Promise<Response> {
-    gateway ??= buildOnce(() => build(env), log);
-    const result = await gateway();
-    if (!result.ok) return new Response(`${result.error.message}\n`, { status: 500 });
-    return result.value.app.fetch(request, env, ctx);
-  },
-} satisfies ExportedHandler<Env>;
+export function workerHandler(sns?: WorkerSnsRoute): ExportedHandler<Env> {
+  let gateway: (() => Promise<Result<Gateway, ConfigError>>) | undefined;
+  return {
+    async fetch(request, env, ctx): Promise<Response> {
+      gateway ??= buildOnce(() => build(env, sns), log);
+      const result = await gateway();
+      if (!result.ok) return new Response(`${result.error.message}\n`, { status: 500 });
+      return result.value.app.fetch(request, env, ctx);
+    },
+  };
+}
+
+/** The default Worker: direct delivery only, which keeps it under 100 KiB gzipped. */
+export default workerHandler();

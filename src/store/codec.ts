@@ -1,4 +1,11 @@
-import { type ApnsEnvironment, type IdentityStyle, isProviderId, type Registration } from "../domain/registration";
+import {
+  type ApnsEnvironment,
+  type IdentityStyle,
+  isProviderId,
+  type Registration,
+  ROUTE_STATE_LIMITS,
+  type RouteState,
+} from "../domain/registration";
 
 /**
  * Version of the stored registration record. 2: REST registrations carry `origin`, and the publish
@@ -10,7 +17,7 @@ export const REGISTRATION_VERSION = 2;
 /** The stored form of a registration, the same in every backend (docs/storage.md). */
 export function encodeRegistration(registration: Registration): string {
   const { node, origin, domain, style, provider, account, device, muc, secured, token, voipToken, app } = registration;
-  const { environment, endpointArn, createdAt, tokenUpdatedAt } = registration;
+  const { environment, route, createdAt, tokenUpdatedAt } = registration;
   return JSON.stringify({
     v: REGISTRATION_VERSION,
     node,
@@ -26,7 +33,7 @@ export function encodeRegistration(registration: Registration): string {
     voipToken,
     app,
     environment,
-    endpointArn,
+    route,
     createdAt,
     tokenUpdatedAt,
   });
@@ -62,6 +69,25 @@ function timestamp(record: JsonRecord, name: string): number | undefined {
   return typeof value === "number" && Number.isFinite(value) ? value : undefined;
 }
 
+const ROUTE_KEY = /^[A-Za-z][A-Za-z0-9]*$/;
+
+/** A route's state: absent, a small object of strings, or `null` when it is anything else. */
+function routeState(record: JsonRecord): RouteState | undefined | null {
+  const value = record.route;
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const entries = Object.entries(value);
+  if (entries.length > ROUTE_STATE_LIMITS.entries) return null;
+  const state: Record<string, string> = {};
+  for (const [key, text] of entries) {
+    // Keys are the route's own identifiers; anything else (`__proto__`) is not a record it wrote.
+    if (!ROUTE_KEY.test(key) || key.length > ROUTE_STATE_LIMITS.keyLength || typeof text !== "string") return null;
+    if (text.length > ROUTE_STATE_LIMITS.valueLength) return null;
+    state[key] = text;
+  }
+  return state;
+}
+
 function isStyle(value: unknown): value is IdentityStyle {
   return value === "token" || value === "device";
 }
@@ -88,14 +114,14 @@ export function decodeRegistration(text: string | null | undefined, node?: strin
   const tokenUpdatedAt = timestamp(record, "tokenUpdatedAt");
   const muc = optionalString(record, "muc");
   const voipToken = optionalString(record, "voipToken");
-  const endpointArn = optionalString(record, "endpointArn");
+  const route = routeState(record);
   const domain = optionalString(record, "domain");
   if (!isStyle(style) || !isProviderId(provider) || typeof secured !== "boolean") return undefined;
   if (origin !== undefined && origin !== "rest") return undefined;
   if (environment !== undefined && !isEnvironment(environment)) return undefined;
   if (account === undefined || device === undefined || token === undefined || app === undefined) return undefined;
   if (createdAt === undefined || tokenUpdatedAt === undefined) return undefined;
-  if (muc === null || voipToken === null || endpointArn === null || domain === null || domain === "") return undefined;
+  if (muc === null || voipToken === null || route === null || domain === null || domain === "") return undefined;
   return {
     style,
     provider,
@@ -110,7 +136,7 @@ export function decodeRegistration(text: string | null | undefined, node?: strin
     ...(voipToken === undefined ? {} : { voipToken }),
     app,
     ...(environment === undefined ? {} : { environment }),
-    ...(endpointArn === undefined ? {} : { endpointArn }),
+    ...(route === undefined ? {} : { route }),
     createdAt,
     tokenUpdatedAt,
   };

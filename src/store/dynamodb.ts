@@ -19,8 +19,9 @@ import {
   type RegistrationIdentity,
   requestOwnerKey,
 } from "../domain/registration";
-import type { DeletionReason, NodeLookup, RegistrationStore } from "../ports/store";
+import type { AttachOutcome, DeletionReason, EndpointLedger, NodeLookup, RegistrationStore } from "../ports/store";
 import { decodeRegistration, encodeRegistration } from "./codec";
+import type { DetachResult } from "./endpoint-ledger";
 import { sha256Hex } from "./owner-index";
 import { DEFAULT_TOMBSTONE_TTL_SECONDS, type TombstoneOptions } from "./tombstones";
 
@@ -36,6 +37,7 @@ const regKey = (node: string) => `reg#${node}`;
 const identityItemKey = (hash: string) => `id#${hash}`;
 const ownerItemKey = (hash: string) => `owner#${hash}`;
 const deadKey = (node: string) => `dead#${node}`;
+const endpointItemKey = (key: string) => `ep#${key}`;
 
 function key(pk: string): Item {
   return { pk: { S: pk } };
@@ -44,6 +46,11 @@ function key(pk: string): Item {
 function stringAttribute(item: Item | undefined, name: string): string | undefined {
   const value = item?.[name];
   return value !== undefined && "S" in value && typeof value.S === "string" ? value.S : undefined;
+}
+
+function stringSetAttribute(item: Item | undefined, name: string): readonly string[] {
+  const value = item?.[name];
+  return value !== undefined && "SS" in value && Array.isArray(value.SS) ? value.SS : [];
 }
 
 function numberAttribute(item: Item | undefined, name: string): number | undefined {
@@ -126,8 +133,11 @@ interface StoredRegistration {
  *
  * Tombstones carry the TTL attribute `expiresAt` and are also checked for expiry on read (DynamoDB
  * removes expired items only within a few days; dynalite never).
+ *
+ * Shared delivery endpoints live in the same table, one `ep#` item each ({@link DynamoDbEndpointLedger}).
  */
 export class DynamoDbRegistrationStore implements RegistrationStore {
+  readonly endpoints: EndpointLedger;
   private readonly ttlMs: number;
   private readonly now: () => number;
 
@@ -142,6 +152,7 @@ export class DynamoDbRegistrationStore implements RegistrationStore {
   ) {
     this.ttlMs = (options.tombstoneTtlSeconds ?? DEFAULT_TOMBSTONE_TTL_SECONDS) * 1000;
     this.now = options.now ?? Date.now;
+    this.endpoints = new DynamoDbEndpointLedger(client, table);
   }
 
   async get(node: string): Promise<NodeLookup> {
@@ -423,5 +434,99 @@ export class DynamoDbRegistrationStore implements RegistrationStore {
         }),
       ),
     );
+  }
+}
+
+/**
+ * The endpoint ledger in the registrations table: one item per endpoint, `pk` = `ep#{key}`, with `arn`
+ * (S) and `users` (SS, the nodes). Every step is one single-item write, atomic in DynamoDB:
+ * - attach: `UpdateItem SET arn ADD users` if the node is a user already or `users` has fewer than `cap`
+ *   members (a failed condition is `full`);
+ * - detach: `UpdateItem DELETE users` if the node is a user (DynamoDB removes a set that becomes empty);
+ *   with no user left, `DeleteItem` only if `users` is still absent, so an attach that came in between
+ *   keeps the item;
+ * - users: a strongly consistent `GetItem`.
+ */
+export class DynamoDbEndpointLedger implements EndpointLedger {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
+
+  async attach(key: string, arn: string, node: string, cap: number): Promise<AttachOutcome> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: { S: endpointItemKey(key) } },
+          UpdateExpression: "SET #arn = :arn ADD #users :nodes",
+          // A node already there always re-attaches; a new one only below the cap (none at a cap of 0).
+          ConditionExpression:
+            cap > 0
+              ? "attribute_not_exists(#users) OR contains(#users, :node) OR size(#users) < :cap"
+              : "contains(#users, :node)",
+          ExpressionAttributeNames: { "#arn": "arn", "#users": "users" },
+          ExpressionAttributeValues: {
+            ":arn": { S: arn },
+            ":nodes": { SS: [node] },
+            ":node": { S: node },
+            ...(cap > 0 ? { ":cap": { N: String(cap) } } : {}),
+          },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return { kind: "attached", users: stringSetAttribute(Attributes, "users").length };
+    } catch (error) {
+      if (conditionFailed(error)) return { kind: "full" };
+      throw error;
+    }
+  }
+
+  async detach(key: string, node: string): Promise<DetachResult> {
+    let remaining: Item | undefined;
+    try {
+      ({ Attributes: remaining } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: { pk: { S: endpointItemKey(key) } },
+          UpdateExpression: "DELETE #users :nodes",
+          ConditionExpression: "contains(#users, :node)",
+          ExpressionAttributeNames: { "#users": "users" },
+          ExpressionAttributeValues: { ":nodes": { SS: [node] }, ":node": { S: node } },
+          ReturnValues: "ALL_NEW",
+        }),
+      ));
+    } catch (error) {
+      if (conditionFailed(error)) return undefined; // unknown key, or not a user (a repeated detach)
+      throw error;
+    }
+    const arn = stringAttribute(remaining, "arn");
+    if (arn === undefined) throw new Error("DynamoDB endpoint ledger: an ep# item without its arn");
+    const users = stringSetAttribute(remaining, "users").length;
+    if (users === 0) await this.forget(key);
+    return { arn, remaining: users };
+  }
+
+  async users(key: string): Promise<readonly string[]> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: { S: endpointItemKey(key) } }, ConsistentRead: true }),
+    );
+    return [...stringSetAttribute(Item, "users")];
+  }
+
+  /** Deletes the item only while it still has no user: a simultaneous attach keeps it. */
+  private async forget(key: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: { pk: { S: endpointItemKey(key) } },
+          ConditionExpression: "attribute_not_exists(#users)",
+          ExpressionAttributeNames: { "#users": "users" },
+        }),
+      );
+    } catch (error) {
+      if (!conditionFailed(error)) throw error;
+    }
   }
 }

@@ -1,7 +1,8 @@
 import type { RegisterOutcome, RegisterRequest, Registration, RegistrationIdentity } from "../domain/registration";
 import type { KvLike } from "../ports/key-value";
-import type { DeletionReason, NodeLookup, RegistrationStore } from "../ports/store";
+import type { DeletionReason, EndpointLedger, NodeLookup, RegistrationStore } from "../ports/store";
 import { decodeRegistration, encodeRegistration } from "./codec";
+import { MemoryEndpointLedger } from "./endpoint-ledger";
 import { MemoryOwnerIndex, type OwnerIndex } from "./owner-index";
 import { DEFAULT_TOMBSTONE_TTL_SECONDS } from "./tombstones";
 
@@ -12,6 +13,11 @@ export interface KvRegistrationStoreOptions {
    * index; default a {@link MemoryOwnerIndex}, atomic within one isolate only.
    */
   readonly index?: OwnerIndex;
+  /**
+   * Who uses each shared delivery endpoint, atomically per key (KV has no compare-and-set): on Workers
+   * the Durable Object ledger; default a {@link MemoryEndpointLedger}, atomic within one isolate only.
+   */
+  readonly endpoints?: EndpointLedger;
   /** Seconds a tombstone lives; at least 60 (KV's minimum). Default {@link DEFAULT_TOMBSTONE_TTL_SECONDS}. */
   readonly tombstoneTtlSeconds?: number;
   /** Prepended to every key, for several stores in one namespace. Default: none. */
@@ -37,10 +43,12 @@ const encoder = new TextEncoder();
  * publishes read, `dead:{node}` a tombstone with a TTL. KV is eventually consistent between locations
  * (about 60 s) and has no compare-and-set, so identities, nodes and counts are decided by an
  * {@link OwnerIndex} (a Durable Object per owner on Workers) and only then written to KV. A tombstone,
- * once visible, wins over a stale registration.
+ * once visible, wins over a stale registration. Shared delivery endpoints are never kept in KV: the
+ * injected {@link EndpointLedger} keeps them (a Durable Object per endpoint on Workers).
  * @see https://developers.cloudflare.com/kv/concepts/how-kv-works/#consistency
  */
 export class KvRegistrationStore implements RegistrationStore {
+  readonly endpoints: EndpointLedger;
   private readonly index: OwnerIndex;
   private readonly tombstoneTtlSeconds: number;
   private readonly keyPrefix: string;
@@ -56,6 +64,7 @@ export class KvRegistrationStore implements RegistrationStore {
     }
     this.tombstoneTtlSeconds = ttl;
     this.index = options.index ?? new MemoryOwnerIndex();
+    this.endpoints = options.endpoints ?? new MemoryEndpointLedger();
     this.keyPrefix = options.keyPrefix ?? "";
     this.now = options.now ?? Date.now;
   }

@@ -10,14 +10,17 @@ import {
   requestOwnerKey,
 } from "../domain/registration";
 import type { DeletionReason, NodeLookup, RegistrationStore } from "../ports/store";
+import { MemoryEndpointLedger } from "./endpoint-ledger";
 import { DEFAULT_TOMBSTONE_TTL_SECONDS, type TombstoneOptions } from "./tombstones";
 
 /**
  * Registrations in process memory: for tests and for a single Node process that may lose them on
  * restart. Strongly consistent: each operation runs to completion without yielding, so simultaneous
- * registrations of one identity see each other. Tombstones expire after their TTL.
+ * registrations of one identity see each other. Tombstones expire after their TTL. Shared delivery
+ * endpoints are kept in a {@link MemoryEndpointLedger}.
  */
 export class MemoryRegistrationStore implements RegistrationStore {
+  readonly endpoints = new MemoryEndpointLedger();
   private readonly byNode = new Map<string, Registration>();
   private readonly byIdentity = new Map<string, string>();
   private readonly byOwner = new Map<string, Set<string>>();

@@ -8,6 +8,7 @@ import type {
 import { mintNode } from "../../src/gateway/tokens";
 import type { NodeLookup, RegistrationStore } from "../../src/ports/store";
 import { MemoryRegistrationStore } from "../../src/store";
+import { MemoryEndpointLedger } from "../../src/store/endpoint-ledger";
 import { errorOf, formField, type Harness, makeHarness, publishIq, registerDeviceIq } from "./harness";
 
 const ENCRYPTED = "<encrypted xmlns='tigase:push:encrypt:0' iv='tHHveInbtMGbDn7n'>x0bbKnQRaD4zW18rdg7jtMuc</encrypted>";
@@ -163,6 +164,7 @@ describe("replies to provider outcomes (docs/protocol.md 5)", () => {
       register: async (_request: RegisterRequest): Promise<RegisterOutcome> => ({ kind: "over-cap" }),
       update: async (_registration: Registration) => {},
       delete: async () => {},
+      endpoints: new MemoryEndpointLedger(),
       close: async () => {},
     };
     const h = makeHarness({ store: failing });
@@ -226,6 +228,7 @@ describe("failures below the use cases", () => {
       },
       update: async () => {},
       delete: async () => {},
+      endpoints: new MemoryEndpointLedger(),
       close: async () => {},
     };
     const h = makeHarness({ store: failing });

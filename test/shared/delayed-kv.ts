@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Registration, RegistrationIdentity } from "../../src/domain/registration";
 import type { KvLike, KvPutOptions } from "../../src/ports/key-value";
 import type { RegistrationStore } from "../../src/ports/store";
+import { MemoryEndpointLedger } from "../../src/store/endpoint-ledger";
 import { KvRegistrationStore } from "../../src/store/kv";
 import { MemoryOwnerIndex } from "../../src/store/owner-index";
 import { requestFor, sampleRegistration, seed } from "./store-contract";
@@ -135,12 +136,14 @@ export function describeKvEventualConsistency(name: string, makeInner: () => KvL
   function twoLocations(delay: DelayedKvOptions["delayMs"] = delayMs) {
     const clock = new ManualClock();
     const kv = new DelayedKv(makeInner(), { delayMs: delay, now: clock.now });
-    // Every location asks the same strongly consistent index, as every Worker asks the same Durable Object.
+    // Every location asks the same strongly consistent index and endpoint ledger, as every Worker asks
+    // the same Durable Objects.
     const index = new MemoryOwnerIndex();
+    const endpoints = new MemoryEndpointLedger();
     return {
       clock,
-      here: new KvRegistrationStore(kv.location("here"), { now: clock.now, index }),
-      there: new KvRegistrationStore(kv.location("there"), { now: clock.now, index }),
+      here: new KvRegistrationStore(kv.location("here"), { now: clock.now, index, endpoints }),
+      there: new KvRegistrationStore(kv.location("there"), { now: clock.now, index, endpoints }),
     };
   }
 
@@ -212,6 +215,16 @@ export function describeKvEventualConsistency(name: string, makeInner: () => KvL
       clock.advance(delayMs);
       expect(await here.get(first.node)).toEqual({ kind: "deleted" });
       expect(await here.findByIdentity(identityOf(first))).toEqual(second);
+    });
+
+    it("shares the endpoint ledger between locations at once: it is never kept in KV", async () => {
+      const { here, there } = twoLocations();
+      const key = crypto.randomUUID().replaceAll("-", "");
+      expect(await here.endpoints.attach(key, "arn:endpoint/1", "node-1", 2)).toEqual({ kind: "attached", users: 1 });
+      expect(await there.endpoints.attach(key, "arn:endpoint/1", "node-2", 2)).toEqual({ kind: "attached", users: 2 });
+      expect(await here.endpoints.attach(key, "arn:endpoint/1", "node-3", 2)).toEqual({ kind: "full" });
+      expect(await there.endpoints.detach(key, "node-1")).toEqual({ arn: "arn:endpoint/1", remaining: 1 });
+      expect(await here.endpoints.users(key)).toEqual(["node-2"]);
     });
 
     it("keeps a node dead when a token refresh elsewhere rewrote it before the deletion arrived", async () => {

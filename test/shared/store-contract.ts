@@ -272,9 +272,121 @@ export function describeStoreContract(
           environment: "sandbox",
         }),
       );
-      const full = { ...registration, endpointArn: "arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/1" };
+      const full = {
+        ...registration,
+        route: { endpoint: "arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/1", endpointKey: "ab12" },
+      };
       await store.update(full);
       expect(await store.get(registration.node)).toEqual({ kind: "found", registration: full });
+    });
+
+    describe("endpoint ledger", () => {
+      const ARN_A = "arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/aaaa";
+      const ARN_B = "arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/bbbb";
+      const ARN_C = "arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/cccc";
+      /** A fresh key, shaped like the SNS route's (a SHA-256 hex of application ARN and token). */
+      const endpointKey = () =>
+        Array.from(crypto.getRandomValues(new Uint8Array(32)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+      const sorted = (nodes: readonly string[]) => [...nodes].sort();
+
+      it("counts each node once, however often it attaches", async () => {
+        const { endpoints } = await fresh();
+        const key = endpointKey();
+        expect(await endpoints.attach(key, ARN_A, "node-1", 5)).toEqual({ kind: "attached", users: 1 });
+        expect(await endpoints.attach(key, ARN_A, "node-1", 5)).toEqual({ kind: "attached", users: 1 });
+        expect(await endpoints.attach(key, ARN_A, "node-2", 5)).toEqual({ kind: "attached", users: 2 });
+        expect(await endpoints.attach(key, ARN_A, "node-2", 5)).toEqual({ kind: "attached", users: 2 });
+        expect(sorted(await endpoints.users(key))).toEqual(["node-1", "node-2"]);
+      });
+
+      it("keeps the newest ARN, also from a node that was already a user", async () => {
+        const { endpoints } = await fresh();
+        const key = endpointKey();
+        await endpoints.attach(key, ARN_A, "node-1", 5);
+        await endpoints.attach(key, ARN_B, "node-2", 5);
+        expect(await endpoints.detach(key, "node-1")).toEqual({ arn: ARN_B, remaining: 1 });
+        expect(await endpoints.attach(key, ARN_C, "node-2", 5)).toEqual({ kind: "attached", users: 1 });
+        expect(await endpoints.detach(key, "node-2")).toEqual({ arn: ARN_C, remaining: 0 });
+      });
+
+      it("detaches once per node, and forgets the key with its last user", async () => {
+        const { endpoints } = await fresh();
+        const key = endpointKey();
+        await endpoints.attach(key, ARN_A, "node-1", 5);
+        await endpoints.attach(key, ARN_A, "node-2", 5);
+        expect(await endpoints.detach(key, "node-3")).toBeUndefined(); // never a user: nothing changes
+        expect(await endpoints.detach(key, "node-1")).toEqual({ arn: ARN_A, remaining: 1 });
+        expect(await endpoints.detach(key, "node-1")).toBeUndefined(); // a retry
+        expect(await endpoints.users(key)).toEqual(["node-2"]);
+        expect(await endpoints.detach(key, "node-2")).toEqual({ arn: ARN_A, remaining: 0 });
+        expect(await endpoints.users(key)).toEqual([]);
+        expect(await endpoints.detach(key, "node-2")).toBeUndefined();
+        expect(await endpoints.detach(endpointKey(), "node-1")).toBeUndefined(); // a key never seen
+        expect(await endpoints.users(endpointKey())).toEqual([]);
+        // A forgotten key starts again from nothing.
+        expect(await endpoints.attach(key, ARN_B, "node-4", 5)).toEqual({ kind: "attached", users: 1 });
+        expect(await endpoints.detach(key, "node-4")).toEqual({ arn: ARN_B, remaining: 0 });
+      });
+
+      it("refuses a new user past the cap, never one already there", async () => {
+        const { endpoints } = await fresh();
+        const key = endpointKey();
+        expect(await endpoints.attach(key, ARN_A, "node-1", 2)).toEqual({ kind: "attached", users: 1 });
+        expect(await endpoints.attach(key, ARN_A, "node-2", 2)).toEqual({ kind: "attached", users: 2 });
+        expect(await endpoints.attach(key, ARN_B, "node-3", 2)).toEqual({ kind: "full" });
+        expect(sorted(await endpoints.users(key))).toEqual(["node-1", "node-2"]);
+        expect(await endpoints.attach(key, ARN_C, "node-1", 2)).toEqual({ kind: "attached", users: 2 });
+        // The refused attach changed nothing, not even the ARN; the re-attach did.
+        expect(await endpoints.detach(key, "node-2")).toEqual({ arn: ARN_C, remaining: 1 });
+        expect(await endpoints.attach(key, ARN_C, "node-3", 2)).toEqual({ kind: "attached", users: 2 });
+        expect(await endpoints.attach(key, ARN_C, "node-4", 0)).toEqual({ kind: "full" });
+      });
+
+      it("keeps keys apart", async () => {
+        const { endpoints } = await fresh();
+        const [first, second] = [endpointKey(), endpointKey()];
+        await endpoints.attach(first, ARN_A, "node-1", 5);
+        await endpoints.attach(second, ARN_B, "node-1", 5);
+        await endpoints.attach(second, ARN_B, "node-2", 5);
+        expect(await endpoints.detach(first, "node-1")).toEqual({ arn: ARN_A, remaining: 0 });
+        expect(await endpoints.users(first)).toEqual([]);
+        expect(sorted(await endpoints.users(second))).toEqual(["node-1", "node-2"]);
+        expect(await endpoints.detach(second, "node-2")).toEqual({ arn: ARN_B, remaining: 1 });
+      });
+
+      it("counts every one of simultaneous attaches of distinct nodes (a read-modify-write would lose some)", async () => {
+        const { endpoints } = await fresh();
+        const key = endpointKey();
+        const nodes = Array.from({ length: 25 }, (_, i) => `node-${i}`);
+        const outcomes = await Promise.all(nodes.map((node) => endpoints.attach(key, ARN_A, node, 100)));
+        // Each attach saw the ones before it: the counts are 1..25, each once.
+        const counts = outcomes.map((outcome) => (outcome.kind === "attached" ? outcome.users : 0));
+        expect(counts.sort((a, b) => a - b)).toEqual(nodes.map((_, i) => i + 1));
+        expect(sorted(await endpoints.users(key))).toEqual(sorted(nodes));
+      });
+
+      it("never passes the cap under simultaneous attaches", async () => {
+        const { endpoints } = await fresh();
+        const key = endpointKey();
+        const outcomes = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => endpoints.attach(key, ARN_A, `node-${i}`, 5)),
+        );
+        expect(outcomes.filter((outcome) => outcome.kind === "attached")).toHaveLength(5);
+        expect(outcomes.filter((outcome) => outcome.kind === "full")).toHaveLength(15);
+        expect(await endpoints.users(key)).toHaveLength(5);
+      });
+
+      it("reaches zero exactly once under simultaneous detaches", async () => {
+        const { endpoints } = await fresh();
+        const key = endpointKey();
+        const nodes = Array.from({ length: 12 }, (_, i) => `node-${i}`);
+        for (const node of nodes) await endpoints.attach(key, ARN_A, node, 100);
+        const results = await Promise.all([...nodes, ...nodes].map((node) => endpoints.detach(key, node)));
+        const remaining = results.flatMap((result) => (result === undefined ? [] : [result.remaining]));
+        expect(remaining.sort((a, b) => a - b)).toEqual(nodes.map((_, i) => i));
+        expect(results.filter((result) => result === undefined)).toHaveLength(nodes.length);
+        expect(await endpoints.users(key)).toEqual([]);
+      });
     });
 
     if (capabilities.expiresOnInjectedClock !== false)

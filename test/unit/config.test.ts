@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/config";
-import { apnsSettings } from "../../src/providers/apns/config";
-import { fcmSettings } from "../../src/providers/fcm/config";
+import { apnsSettings, apnsSnsSettings } from "../../src/providers/apns/config";
+import { fcmSettings, fcmSnsSettings } from "../../src/providers/fcm/config";
 import { parseGatewayConfig } from "../../src/providers/registry";
 
 const ecPem = generateKeyPairSync("ec", { namedCurve: "P-256" })
@@ -16,6 +16,10 @@ const APNS = {
   APNS_KEY_ID: "KEY1234567",
   APNS_PRIVATE_KEY: ecPem,
   APNS_TOPIC: "im.example",
+};
+const SNS_APNS = {
+  APNS_VIA: "sns",
+  SNS_APNS_APPLICATION_ARN: "arn:aws:sns:eu-west-1:123456789012:app/APNS/im.example",
 };
 const ACCOUNT = {
   project_id: "p",
@@ -92,7 +96,29 @@ describe("parseConfig (docs/protocol.md 8)", () => {
     ["APPS", { APPS: "{}" }],
     ["APPS", { APPS: JSON.stringify([{ id: "a" }, { id: "a" }]) }],
     ["APPS", { APPS: JSON.stringify([{ id: "bad id" }]) }],
-    ["APNS_VIA", { APNS_VIA: "sns" }],
+    ["SNS_APNS_APPLICATION_ARN", { APNS_VIA: "sns" }],
+    [
+      "SNS_APNS_APPLICATION_ARN",
+      { APNS_VIA: "sns", SNS_APNS_APPLICATION_ARN: "arn:aws:sns:eu-west-1:123456789012:app/APNS_SANDBOX/im.example" },
+    ],
+    [
+      "SNS_APNS_APPLICATION_ARN",
+      { APNS_VIA: "sns", SNS_APNS_APPLICATION_ARN: "arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/x/y" },
+    ],
+    ["SNS_APNS_SANDBOX_APPLICATION_ARN", { APNS_VIA: "sns", APNS_ENVIRONMENT: "sandbox" }],
+    [
+      "SNS_APNS_VOIP_APPLICATION_ARN",
+      { ...SNS_APNS, SNS_APNS_VOIP_APPLICATION_ARN: "arn:aws:sns:eu-west-1:123456789012:app/APNS/im.example" },
+    ],
+    ["SNS_APNS_APPLICATION_ARN", { SNS_APNS_APPLICATION_ARN: SNS_APNS.SNS_APNS_APPLICATION_ARN }],
+    ["SNS_FCM_APPLICATION_ARN", { FCM_VIA: "sns" }],
+    [
+      "SNS_FCM_APPLICATION_ARN",
+      { FCM_VIA: "sns", SNS_FCM_APPLICATION_ARN: "arn:aws:sns:eu-west-1:123456789012:app/APNS/im.example" },
+    ],
+    ["SNS_FCM_APPLICATION_ARN", { SNS_FCM_APPLICATION_ARN: "arn:aws:sns:eu-west-1:123456789012:app/GCM/im.example" }],
+    ["APPS (a.apns.snsApplicationArn)", { ...SNS_APNS, APPS: JSON.stringify([{ id: "a", apns: { topic: "im.a" } }]) }],
+    ["APNS_VIA", { APNS_VIA: "carrier-pigeon" }],
     ["FCM_VIA", { FCM_VIA: "carrier-pigeon" }],
     ["NODE_MAC_KEY", { NODE_MAC_KEY: "short" }],
     ["MAX_BODY_BYTES", { MAX_BODY_BYTES: "lots" }],
@@ -108,7 +134,29 @@ describe("parseConfig (docs/protocol.md 8)", () => {
     expect(errorOf(env)).toBe(variable);
   });
 
-  it("says a route that is not built yet is not built yet", () => {
-    expect(() => parseGatewayConfig({ FCM_VIA: "sns" })).toThrow(/not built yet/);
+  it("reads the SNS route's platform applications, their region and platform (docs/protocol.md 6.3)", () => {
+    const config = parseGatewayConfig({
+      ...SNS_APNS,
+      SNS_APNS_VOIP_APPLICATION_ARN: "arn:aws:sns:eu-west-1:123456789012:app/APNS_VOIP/im.example.voip",
+      APNS_TOPIC: "im.example",
+      FCM_VIA: "sns",
+      SNS_FCM_APPLICATION_ARN: "arn:aws:sns:us-east-1:123456789012:app/GCM/im.example",
+    });
+    const app = config.apps.get("default");
+    expect(app && apnsSettings(app)).toBeUndefined();
+    expect(app && apnsSnsSettings(app)).toEqual({
+      via: "sns",
+      topic: "im.example",
+      environment: "production",
+      applications: {
+        production: { arn: SNS_APNS.SNS_APNS_APPLICATION_ARN, region: "eu-west-1", platform: "APNS" },
+        voip: {
+          arn: "arn:aws:sns:eu-west-1:123456789012:app/APNS_VOIP/im.example.voip",
+          region: "eu-west-1",
+          platform: "APNS_VOIP",
+        },
+      },
+    });
+    expect(app && fcmSnsSettings(app)?.application.region).toBe("us-east-1");
   });
 });

@@ -9,6 +9,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   ScanCommand,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -304,6 +305,116 @@ describe("DynamoDB registration store", () => {
     const again = await store.register(requestFor(registration, { candidateNode: `${registration.node}-2` }));
     expect(again.kind).toBe("created");
     expect((await store.findByIdentity(identityOf(registration)))?.node).toBe(`${registration.node}-2`);
+    admin.destroy();
+  });
+});
+
+describe("DynamoDB endpoint ledger", () => {
+  const ARN_A = "arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/app/aaaa";
+  const ARN_B = "arn:aws:sns:eu-west-1:123456789012:endpoint/GCM/app/bbbb";
+  const KEY = "5f1c0b9e2d7a4c3b8e6f0a1d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3";
+
+  async function endpointItem(admin: DynamoDBClient, table: string, key = KEY) {
+    const { Item } = await admin.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: `ep#${key}` } }, ConsistentRead: true }),
+    );
+    return Item;
+  }
+
+  it("keeps one ep# item per endpoint, the arn and a string set of nodes, and deletes it with its last user", async () => {
+    const { table, admin, stores } = await makeStores();
+    const { endpoints } = stores[0] as DynamoDbRegistrationStore;
+    await endpoints.attach(KEY, ARN_A, "node-1", 5);
+    await endpoints.attach(KEY, ARN_B, "node-2", 5);
+    const item = await endpointItem(admin, table);
+    expect({ ...item, users: { SS: [...(item?.users?.SS ?? [])].sort() } }).toEqual({
+      pk: { S: `ep#${KEY}` },
+      arn: { S: ARN_B },
+      users: { SS: ["node-1", "node-2"] },
+    });
+    await endpoints.detach(KEY, "node-1");
+    await endpoints.detach(KEY, "node-2");
+    expect((await scan(admin, table)).some((entry) => entry.pk?.S?.startsWith("ep#"))).toBe(false);
+    admin.destroy();
+  });
+
+  it("writes nothing when detaching from an unknown key (an unconditional DELETE would create the item)", async () => {
+    const { table, admin, stores } = await makeStores();
+    const { endpoints } = stores[0] as DynamoDbRegistrationStore;
+    expect(await endpoints.detach(KEY, "node-1")).toBeUndefined();
+    expect(await scan(admin, table)).toEqual([]);
+    admin.destroy();
+  });
+
+  it("never lets 30 attaches of distinct nodes racing through two gateways pass a cap of 10", async () => {
+    const { stores } = await makeStores({}, 2);
+    await Promise.all(stores.map((store) => store.get("warm-up")));
+    const outcomes = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        (stores[i % 2] as DynamoDbRegistrationStore).endpoints.attach(KEY, ARN_A, `node-${i}`, 10),
+      ),
+    );
+    const counts = outcomes.flatMap((outcome) => (outcome.kind === "attached" ? [outcome.users] : []));
+    expect(counts.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(outcomes.filter((outcome) => outcome.kind === "full")).toHaveLength(20);
+    expect(await (stores[0] as DynamoDbRegistrationStore).endpoints.users(KEY)).toHaveLength(10);
+  });
+
+  it("keeps an attach that lands between the last detach and the delete of the item", async () => {
+    const { table, admin, stores } = await makeStores();
+    const other = stores[0] as DynamoDbRegistrationStore;
+    // A second gateway whose delete of the emptied item is held until the first has attached a node.
+    const held = client(endpoint);
+    const seen: Array<Record<string, AttributeValue> | undefined> = [];
+    held.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "DeleteItemCommand" && seen.length === 0) {
+          seen.push(await endpointItem(admin, table));
+          expect(await other.endpoints.attach(KEY, ARN_B, "node-2", 5)).toEqual({ kind: "attached", users: 1 });
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "attachBeforeDelete" },
+    );
+    const detaching = new DynamoDbRegistrationStore(held, table);
+    open.push(detaching);
+    await detaching.endpoints.attach(KEY, ARN_A, "node-1", 5);
+
+    expect(await detaching.endpoints.detach(KEY, "node-1")).toEqual({ arn: ARN_A, remaining: 0 });
+
+    // DynamoDB removes a string set that becomes empty: the item had no `users` when the delete was sent.
+    expect(seen).toEqual([{ pk: { S: `ep#${KEY}` }, arn: { S: ARN_A } }]);
+    expect(await detaching.endpoints.users(KEY)).toEqual(["node-2"]);
+    expect(await endpointItem(admin, table)).toEqual({
+      pk: { S: `ep#${KEY}` },
+      arn: { S: ARN_B },
+      users: { SS: ["node-2"] },
+    });
+    expect(await other.endpoints.detach(KEY, "node-2")).toEqual({ arn: ARN_B, remaining: 0 });
+    expect(await endpointItem(admin, table)).toBeUndefined();
+    admin.destroy();
+  });
+
+  it("attaches to an ep# item that a stopped detach left without users", async () => {
+    const { table, admin, stores } = await makeStores();
+    const { endpoints } = stores[0] as DynamoDbRegistrationStore;
+    await admin.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `ep#${KEY}` }, arn: { S: ARN_A } } }));
+    expect(await endpoints.users(KEY)).toEqual([]);
+    expect(await endpoints.detach(KEY, "node-1")).toBeUndefined();
+    expect(await endpoints.attach(KEY, ARN_B, "node-1", 1)).toEqual({ kind: "attached", users: 1 });
+    expect(await endpoints.attach(KEY, ARN_B, "node-2", 1)).toEqual({ kind: "full" });
+    expect(await endpoints.detach(KEY, "node-1")).toEqual({ arn: ARN_B, remaining: 0 });
+    expect(await endpointItem(admin, table)).toBeUndefined();
+    admin.destroy();
+  });
+
+  it("relies on no transaction: dynalite 4.0.0 has none", async () => {
+    const { table, admin } = await makeStores();
+    await expect(
+      admin.send(
+        new TransactWriteItemsCommand({ TransactItems: [{ Put: { TableName: table, Item: { pk: { S: "x" } } } }] }),
+      ),
+    ).rejects.toMatchObject({ name: "UnknownOperationException" });
     admin.destroy();
   });
 });

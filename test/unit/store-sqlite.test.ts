@@ -52,6 +52,38 @@ describe("SQLite registration store on disk", () => {
     store.close();
   });
 
+  it("adds the endpoint ledger's tables to a schema-2 file, keeping its registrations", async () => {
+    const path = join(dir, "schema2.sqlite");
+    const old = new Database(path);
+    old.exec(`
+      CREATE TABLE registrations (node TEXT PRIMARY KEY, owner TEXT NOT NULL, identity TEXT UNIQUE, data TEXT NOT NULL) STRICT;
+      CREATE INDEX registrations_owner ON registrations (owner);
+      CREATE TABLE tombstones (node TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL) STRICT;
+      CREATE INDEX tombstones_at ON tombstones (at);
+      PRAGMA user_version = 2;`);
+    old.close();
+    const first = new SqliteRegistrationStore(path);
+    const kept = await seed(first, sampleRegistration());
+    expect(await first.endpoints.attach("ab".repeat(32), "arn:endpoint/1", kept.node, 5)).toEqual({
+      kind: "attached",
+      users: 1,
+    });
+    first.close();
+    const second = new SqliteRegistrationStore(path);
+    expect(await second.get(kept.node)).toEqual({ kind: "found", registration: kept });
+    expect(await second.endpoints.users("ab".repeat(32))).toEqual([kept.node]);
+    second.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma("user_version", { simple: true })).toBe(3);
+    expect(db.prepare("SELECT key, arn FROM endpoints").all()).toEqual([
+      { key: "ab".repeat(32), arn: "arn:endpoint/1" },
+    ]);
+    expect(db.prepare("SELECT key, node FROM endpoint_users").all()).toEqual([
+      { key: "ab".repeat(32), node: kept.node },
+    ]);
+    db.close();
+  });
+
   it("moves a schema-1 file over: registrations kept, secrets dropped, identities hashed", async () => {
     const path = join(dir, "schema1.sqlite");
     const old = new Database(path);

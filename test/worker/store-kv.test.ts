@@ -1,17 +1,19 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { DurableObjectOwnerIndex } from "../../src/runtime/registration-index";
+import { DurableObjectEndpointLedger, DurableObjectOwnerIndex } from "../../src/runtime/registration-index";
 import { KvRegistrationStore } from "../../src/store";
 import { describeKvEventualConsistency } from "../shared/delayed-kv";
 import { describeStoreContract, sampleRegistration, seed } from "../shared/store-contract";
 
-/** KV with the Durable Object index, as the Worker builds it; a fresh prefix makes a fresh store. */
-function kvStore(options: { tombstoneTtlSeconds?: number } = {}): KvRegistrationStore {
-  const prefix = `${crypto.randomUUID()}/`;
+/** KV with the Durable Object index and ledger, as the Worker builds it; a fresh prefix makes a fresh store. */
+function kvStore(options: { tombstoneTtlSeconds?: number; prefix?: string } = {}): KvRegistrationStore {
+  const { prefix = `${crypto.randomUUID()}/`, ...rest } = options;
   return new KvRegistrationStore(env.REGISTRATIONS, {
     index: new DurableObjectOwnerIndex(env.REGISTRATION_INDEX, prefix),
+    endpoints: new DurableObjectEndpointLedger(env.REGISTRATION_INDEX, prefix),
     keyPrefix: prefix,
-    ...options,
+    ...rest,
   });
 }
 
@@ -72,5 +74,39 @@ describe("Workers KV registration store in workerd", () => {
   ])("reads %s under reg: as absent", async (_name, value) => {
     await env.REGISTRATIONS.put("reg:corrupt-node", value);
     expect(await new KvRegistrationStore(env.REGISTRATIONS).get("corrupt-node")).toEqual({ kind: "absent" });
+  });
+});
+
+describe("Durable Object endpoint ledger in workerd", () => {
+  const ARN = "arn:aws:sns:eu-west-1:123456789012:endpoint/APNS/app/1";
+
+  it("counts simultaneous attaches through two isolates' ledgers once each, within the cap", async () => {
+    const prefix = `${crypto.randomUUID()}/`;
+    const [first, second] = [kvStore({ prefix }), kvStore({ prefix })];
+    const key = "ab".repeat(32);
+    const outcomes = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => (i % 2 ? first : second).endpoints.attach(key, ARN, `node-${i}`, 10)),
+    );
+    const counts = outcomes.flatMap((outcome) => (outcome.kind === "attached" ? [outcome.users] : []));
+    expect(counts.sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await second.endpoints.users(key)).toHaveLength(10);
+    // Another prefix is another ledger.
+    expect(await kvStore().endpoints.users(key)).toEqual([]);
+  });
+
+  it("keeps the endpoint in its Durable Object only, never in KV", async () => {
+    const prefix = `${crypto.randomUUID()}/`;
+    const store = kvStore({ prefix });
+    await store.endpoints.attach("cd".repeat(32), ARN, "node-1", 5);
+    const { keys } = await env.REGISTRATIONS.list({ prefix });
+    expect(keys).toEqual([]);
+    const id = env.REGISTRATION_INDEX.idFromName(`${prefix}endpoint:${"cd".repeat(32)}`);
+    await runInDurableObject(env.REGISTRATION_INDEX.get(id), async (_instance, state) => {
+      expect(await state.storage.get("endpoint")).toEqual({ arn: ARN, users: ["node-1"] });
+    });
+    await store.endpoints.detach("cd".repeat(32), "node-1");
+    await runInDurableObject(env.REGISTRATION_INDEX.get(id), async (_instance, state) => {
+      expect(await state.storage.get("endpoint")).toBeUndefined();
+    });
   });
 });

@@ -3,7 +3,6 @@ import {
   ConfigError,
   type ConfigSource,
   checkPkcs8,
-  isRecord,
   optionalString,
   type ProviderConfigReader,
   type ProviderRoute,
@@ -13,6 +12,7 @@ import {
   requireField,
 } from "../../config";
 import type { ApnsEnvironment } from "../../domain/registration";
+import { type ApnsSnsConfig, apnsSnsFromAppsEntry, apnsSnsFromEnvironment, appsPart } from "../sns/settings";
 
 /** APNs token authentication of one app (docs/protocol.md 6.1). */
 export interface ApnsAppConfig {
@@ -25,16 +25,16 @@ export interface ApnsAppConfig {
   readonly environment: ApnsEnvironment;
   readonly endpoint: string;
   readonly sandboxEndpoint: string;
-  readonly via: ProviderRoute;
+  readonly via: "direct";
 }
 
 interface Shared {
   readonly endpoint: string;
   readonly sandboxEndpoint: string;
-  readonly via: ProviderRoute;
+  readonly via: "direct";
 }
 
-/** What every app shares: Apple's base URLs (tests point them at a fake) and the delivery route. */
+/** What every app shares: Apple's base URLs (tests point them at a fake). */
 function shared(env: ConfigSource): Shared {
   return {
     endpoint: parseUrl(optionalString(env, "APNS_ENDPOINT") ?? "https://api.push.apple.com", "APNS_ENDPOINT"),
@@ -42,9 +42,17 @@ function shared(env: ConfigSource): Shared {
       optionalString(env, "APNS_SANDBOX_ENDPOINT") ?? "https://api.sandbox.push.apple.com",
       "APNS_SANDBOX_ENDPOINT",
     ),
-    via: parseRoute(env, "APNS_VIA"),
+    via: "direct",
   };
 }
+
+/** The variables of the default app that configure APNs over SNS. */
+const SNS_APNS_VARIABLES = [
+  "SNS_APNS_APPLICATION_ARN",
+  "SNS_APNS_SANDBOX_APPLICATION_ARN",
+  "SNS_APNS_VOIP_APPLICATION_ARN",
+  "SNS_APNS_VOIP_SANDBOX_APPLICATION_ARN",
+] as const;
 
 /**
  * Reads APNs settings (docs/protocol.md section 8): `APNS_TEAM_ID`, `APNS_KEY_ID`, `APNS_PRIVATE_KEY` and
@@ -53,7 +61,11 @@ function shared(env: ConfigSource): Shared {
  */
 export const APNS_CONFIG: ProviderConfigReader = {
   id: "apns",
-  fromEnvironment(env): ApnsAppConfig | undefined {
+  fromEnvironment(env): ApnsAppConfig | ApnsSnsConfig | undefined {
+    const route: ProviderRoute = parseRoute(env, "APNS_VIA");
+    if (route === "sns") return apnsSnsFromEnvironment(env, parseEnvironment(env.APNS_ENVIRONMENT, "APNS_ENVIRONMENT"));
+    for (const name of SNS_APNS_VARIABLES)
+      if (optionalString(env, name) !== undefined) throw new ConfigError(name, "is set, but APNS_VIA is not sns");
     const common = shared(env);
     const names = {
       APNS_TEAM_ID: optionalString(env, "APNS_TEAM_ID"),
@@ -73,23 +85,36 @@ export const APNS_CONFIG: ProviderConfigReader = {
       ...common,
     };
   },
-  fromAppsEntry(entry, appId, env): ApnsAppConfig | undefined {
-    if (entry.apns === undefined) return undefined;
-    if (!isRecord(entry.apns)) throw new ConfigError("APPS", `${appId}.apns is not an object`);
+  fromAppsEntry(entry, appId, env): ApnsAppConfig | ApnsSnsConfig | undefined {
+    const apns = appsPart(entry, "apns", appId);
+    if (apns === undefined) return undefined;
     const variable = `APPS (${appId}.apns)`;
+    const environment = parseEnvironment(apns.environment, variable);
+    if (parseRoute(env, "APNS_VIA") === "sns") return apnsSnsFromAppsEntry(apns, appId, environment);
     return {
-      teamId: requireField(entry.apns, "teamId", variable),
-      keyId: requireField(entry.apns, "keyId", variable),
-      privateKey: checkPkcs8(requireField(entry.apns, "privateKey", variable), variable),
-      topic: requireField(entry.apns, "topic", variable),
-      environment: parseEnvironment(entry.apns.environment, variable),
+      teamId: requireField(apns, "teamId", variable),
+      keyId: requireField(apns, "keyId", variable),
+      privateKey: checkPkcs8(requireField(apns, "privateKey", variable), variable),
+      topic: requireField(apns, "topic", variable),
+      environment,
       ...shared(env),
     };
   },
 };
 
-/** The APNs settings of an app, as {@link APNS_CONFIG} read them. */
-export function apnsSettings(app: AppConfig): ApnsAppConfig | undefined {
+function storedApns(app: AppConfig): ApnsAppConfig | ApnsSnsConfig | undefined {
   // Stored by APNS_CONFIG under its id: the one reader of this entry.
-  return app.settings.get("apns") as ApnsAppConfig | undefined;
+  return app.settings.get("apns") as ApnsAppConfig | ApnsSnsConfig | undefined;
+}
+
+/** The APNs settings of an app delivered directly, as {@link APNS_CONFIG} read them. */
+export function apnsSettings(app: AppConfig): ApnsAppConfig | undefined {
+  const settings = storedApns(app);
+  return settings?.via === "direct" ? settings : undefined;
+}
+
+/** The APNs settings of an app delivered through SNS (`APNS_VIA=sns`). */
+export function apnsSnsSettings(app: AppConfig): ApnsSnsConfig | undefined {
+  const settings = storedApns(app);
+  return settings?.via === "sns" ? settings : undefined;
 }

@@ -1,5 +1,6 @@
 import { describeProvider } from "../descriptor";
-import { APNS_CONFIG, type ApnsAppConfig, apnsSettings } from "./config";
+import type { ApnsSnsConfig } from "../sns/settings";
+import { APNS_CONFIG, type ApnsAppConfig, apnsSettings, apnsSnsSettings } from "./config";
 import { ApnsProvider } from "./provider";
 
 /**
@@ -7,7 +8,7 @@ import { ApnsProvider } from "./provider";
  * directly over HTTP/2. Siskin looks for the feature `tigase:messenger:apns:1`.
  * @see https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
  */
-export const APNS = describeProvider<ApnsAppConfig>({
+export const APNS = describeProvider<ApnsAppConfig, ApnsSnsConfig>({
   info: {
     id: "apns",
     title: "APNs",
@@ -18,10 +19,11 @@ export const APNS = describeProvider<ApnsAppConfig>({
   },
   config: APNS_CONFIG,
   settings: apnsSettings,
-  route: (settings) => settings.via,
+  snsSettings: apnsSnsSettings,
   routeVariable: "APNS_VIA",
   privateKey: (settings) => settings.privateKey,
   keyAlgorithm: "ES256",
   keyVariable: { default: "APNS_PRIVATE_KEY", apps: (appId) => `APPS (${appId}.apns)` },
-  routes: { direct: (app, signingKey, deps) => new ApnsProvider({ app, signingKey, ...deps }) },
+  direct: (app, signingKey, deps) => new ApnsProvider({ app, signingKey, ...deps }),
+  sns: (settings, route) => route.apns(settings),
 });

@@ -12,6 +12,7 @@ import {
   parseUrl,
   requireField,
 } from "../../config";
+import { appsPart, type FcmSnsConfig, fcmSnsConfig } from "../sns/settings";
 
 /** The fields of a Google service-account JSON the gateway uses (docs/protocol.md 6.2). */
 export interface ServiceAccount {
@@ -24,7 +25,7 @@ export interface ServiceAccount {
 export interface FcmAppConfig {
   readonly serviceAccount: ServiceAccount;
   readonly endpoint: string;
-  readonly via: ProviderRoute;
+  readonly via: "direct";
 }
 
 /** Parses a service-account JSON, checking the fields the gateway uses. */
@@ -39,10 +40,10 @@ export function parseServiceAccount(value: unknown, variable: string): ServiceAc
   };
 }
 
-function shared(env: ConfigSource): { endpoint: string; via: ProviderRoute } {
+function shared(env: ConfigSource): { endpoint: string; via: "direct" } {
   return {
     endpoint: parseUrl(optionalString(env, "FCM_ENDPOINT") ?? "https://fcm.googleapis.com", "FCM_ENDPOINT"),
-    via: parseRoute(env, "FCM_VIA"),
+    via: "direct",
   };
 }
 
@@ -52,16 +53,22 @@ function shared(env: ConfigSource): { endpoint: string; via: ProviderRoute } {
  */
 export const FCM_CONFIG: ProviderConfigReader = {
   id: "fcm",
-  fromEnvironment(env): FcmAppConfig | undefined {
+  fromEnvironment(env): FcmAppConfig | FcmSnsConfig | undefined {
+    const route: ProviderRoute = parseRoute(env, "FCM_VIA");
+    if (route === "sns") return fcmSnsConfig(env.SNS_FCM_APPLICATION_ARN, "SNS_FCM_APPLICATION_ARN");
+    if (optionalString(env, "SNS_FCM_APPLICATION_ARN") !== undefined)
+      throw new ConfigError("SNS_FCM_APPLICATION_ARN", "is set, but FCM_VIA is not sns");
     const common = shared(env);
     const account = jsonValue(env, "FCM_SERVICE_ACCOUNT");
     if (account === undefined) return undefined;
     return { serviceAccount: parseServiceAccount(account, "FCM_SERVICE_ACCOUNT"), ...common };
   },
-  fromAppsEntry(entry, appId, env): FcmAppConfig | undefined {
-    if (entry.fcm === undefined) return undefined;
-    if (!isRecord(entry.fcm)) throw new ConfigError("APPS", `${appId}.fcm is not an object`);
-    let account = entry.fcm.serviceAccount;
+  fromAppsEntry(entry, appId, env): FcmAppConfig | FcmSnsConfig | undefined {
+    const fcm = appsPart(entry, "fcm", appId);
+    if (fcm === undefined) return undefined;
+    if (parseRoute(env, "FCM_VIA") === "sns")
+      return fcmSnsConfig(fcm.snsApplicationArn, `APPS (${appId}.fcm.snsApplicationArn)`);
+    let account = fcm.serviceAccount;
     if (typeof account === "string") {
       try {
         account = JSON.parse(account);
@@ -73,8 +80,19 @@ export const FCM_CONFIG: ProviderConfigReader = {
   },
 };
 
-/** The FCM settings of an app, as {@link FCM_CONFIG} read them. */
-export function fcmSettings(app: AppConfig): FcmAppConfig | undefined {
+function storedFcm(app: AppConfig): FcmAppConfig | FcmSnsConfig | undefined {
   // Stored by FCM_CONFIG under its id: the one reader of this entry.
-  return app.settings.get("fcm") as FcmAppConfig | undefined;
+  return app.settings.get("fcm") as FcmAppConfig | FcmSnsConfig | undefined;
+}
+
+/** The FCM settings of an app delivered directly, as {@link FCM_CONFIG} read them. */
+export function fcmSettings(app: AppConfig): FcmAppConfig | undefined {
+  const settings = storedFcm(app);
+  return settings?.via === "direct" ? settings : undefined;
+}
+
+/** The FCM settings of an app delivered through SNS (`FCM_VIA=sns`). */
+export function fcmSnsSettings(app: AppConfig): FcmSnsConfig | undefined {
+  const settings = storedFcm(app);
+  return settings?.via === "sns" ? settings : undefined;
 }

@@ -1,5 +1,6 @@
 import { describeProvider } from "../descriptor";
-import { FCM_CONFIG, type FcmAppConfig, fcmSettings } from "./config";
+import type { FcmSnsConfig } from "../sns/settings";
+import { FCM_CONFIG, type FcmAppConfig, fcmSettings, fcmSnsSettings } from "./config";
 import { FcmProvider } from "./provider";
 
 /**
@@ -7,7 +8,7 @@ import { FcmProvider } from "./provider";
  * exists, so its feature is this project's own; `fcm-xmpp-api` and `fcm-http-v1` are accepted names.
  * @see https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages/send
  */
-export const FCM = describeProvider<FcmAppConfig>({
+export const FCM = describeProvider<FcmAppConfig, FcmSnsConfig>({
   info: {
     id: "fcm",
     title: "FCM",
@@ -17,10 +18,11 @@ export const FCM = describeProvider<FcmAppConfig>({
   },
   config: FCM_CONFIG,
   settings: fcmSettings,
-  route: (settings) => settings.via,
+  snsSettings: fcmSnsSettings,
   routeVariable: "FCM_VIA",
   privateKey: (settings) => settings.serviceAccount.private_key,
   keyAlgorithm: "RS256",
   keyVariable: { default: "FCM_SERVICE_ACCOUNT", apps: (appId) => `APPS (${appId}.fcm.serviceAccount)` },
-  routes: { direct: (app, signingKey, deps) => new FcmProvider({ app, signingKey, ...deps }) },
+  direct: (app, signingKey, deps) => new FcmProvider({ app, signingKey, ...deps }),
+  sns: (settings, route) => route.fcm(settings),
 });

@@ -92,13 +92,36 @@ export function buildFcmMessage(
   notification: PushNotification,
   options: FcmMessageOptions = {},
 ): FcmMessage {
+  const { android, data } = fcmMessageParts(addressing, notification, options);
+  return { data, body: JSON.stringify({ message: { token, android, data } }) };
+}
+
+/** The parts of an FCM v1 message but its target: Android options and data. */
+export interface FcmMessageParts {
+  readonly android: { readonly priority: "high" | "normal"; readonly ttl: string };
+  readonly data: FcmData;
+  /** How long the push is worth delivering, in seconds (the `ttl`). */
+  readonly lifetimeSeconds: number;
+}
+
+/**
+ * The Android options and data of a push (see {@link buildFcmMessage}), for routes that name the target
+ * themselves (SNS puts the endpoint's token in).
+ * @see https://firebase.google.com/docs/reference/fcm/rest/v1/projects.messages#AndroidConfig
+ */
+export function fcmMessageParts(
+  addressing: FcmAddressing,
+  notification: PushNotification,
+  options: FcmMessageOptions = {},
+): FcmMessageParts {
   const kind = pushKind(notification);
   const priority = kind === "alert" || kind === "voip" ? "high" : "normal";
-  const data = buildFcmData(addressing, notification, options);
-  const body = JSON.stringify({
-    message: { token, android: { priority, ttl: `${PUSH_LIFETIME_SECONDS[kind]}s` }, data },
-  });
-  return { data, body };
+  const lifetimeSeconds = PUSH_LIFETIME_SECONDS[kind];
+  return {
+    android: { priority, ttl: `${lifetimeSeconds}s` },
+    data: buildFcmData(addressing, notification, options),
+    lifetimeSeconds,
+  };
 }
 
 /**

@@ -11,29 +11,30 @@ import { generateApnsKey, ManualClock } from "./provider-test-kit";
 
 /** A third provider as a new folder would describe it; it reuses the APNs settings only to have some. */
 function thirdProvider(info: ProviderInfo, built: PushProvider[]) {
-  return describeProvider<{ readonly privateKey: string; readonly via: "direct" | "sns" }>({
+  return describeProvider<{ readonly privateKey: string }, never>({
     info,
     config: APNS_CONFIG,
     settings: (app) => {
       const apns = apnsSettings(app);
-      return apns ? { privateKey: apns.privateKey, via: apns.via } : undefined;
+      return apns ? { privateKey: apns.privateKey } : undefined;
     },
-    route: (settings) => settings.via,
+    snsSettings: () => undefined,
+    sns: () => {
+      throw new Error("the third provider has no SNS route");
+    },
     routeVariable: "THIRD_VIA",
     privateKey: (settings) => settings.privateKey,
     keyAlgorithm: "ES256",
     keyVariable: { default: "THIRD_KEY", apps: (id) => `APPS (${id}.third)` },
-    routes: {
-      direct: () => {
-        const provider: PushProvider = {
-          id: "apns",
-          send: async () => ({ kind: "delivered" }),
-          maxPayloadSize: () => 100,
-          payloadCapacity: () => 100,
-        };
-        built.push(provider);
-        return provider;
-      },
+    direct: () => {
+      const provider: PushProvider = {
+        id: "apns",
+        send: async () => ({ kind: "delivered" }),
+        maxPayloadSize: () => 100,
+        payloadCapacity: () => 100,
+      };
+      built.push(provider);
+      return provider;
     },
   });
 }
