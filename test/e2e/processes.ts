@@ -237,6 +237,8 @@ export interface WranglerDevOptions {
   readonly inspectorPort?: number;
   /** `--persist-to`: local KV state (a temporary directory in tests). */
   readonly persistTo: string;
+  /** `--env`: a wrangler.toml environment (e.g. `sns`, the Worker with the SNS route); default the top level. */
+  readonly environment?: string;
   /** `--env-file`: the gateway's variables (when given, wrangler does not read `.dev.vars`). */
   readonly envFile?: string;
   /** `--var NAME:VALUE` pairs. */
@@ -254,6 +256,7 @@ export function wranglerDevArgs(options: WranglerDevOptions): string[] {
   const args = ["dev", "--ip", "127.0.0.1", "--port", String(options.port)];
   if (options.inspectorPort !== undefined) args.push("--inspector-port", String(options.inspectorPort));
   args.push("--persist-to", options.persistTo);
+  if (options.environment !== undefined) args.push("--env", options.environment);
   if (options.envFile !== undefined) args.push("--env-file", options.envFile);
   for (const [name, value] of Object.entries(options.vars ?? {})) args.push("--var", `${name}:${value}`);
   return args;
