@@ -3,20 +3,27 @@
 # - prosody + prosody-modules (mod_cloud_notify): test/e2e/prosody*.test.ts start their own Prosody;
 # - ejabberd: test/e2e/ejabberd.test.ts starts its own node with `ejabberdctl foreground`, without epmd;
 # - chromium: test/e2e/device-page.test.ts drives /usr/bin/chromium headless through playwright-core;
-# - openssl: test/fakes/certificate.ts makes the fakes' TLS certificates with the command.
+# - openssl: test/fakes/certificate.ts makes the fakes' TLS certificates with the command;
+# - lua5.4 + lua-luaossl + lua-check: integrations/prosody/ (the Prosody module that seals OMEMO pushes)
+#   is run by test/unit/prosody-module/ with Debian's Lua 5.4 and luaossl (AES-128-GCM with its tag), and
+#   linted with luacheck; Prosody 0.12 loads the same luaossl.
 # The packaged services must not run: a policy-rc.d that answers 101 keeps invoke-rc.d from starting
 # them, and anything that started anyway is stopped, so nothing is left on 4369/5222/5269/5280/5347/5443.
 # When dpkg already has every package, apt is not touched at all: a repeated `npm test` stays fast,
 # needs no network and no sudo.
 set -eu
 
-PACKAGES="prosody prosody-modules ejabberd chromium openssl"
+PACKAGES="prosody prosody-modules ejabberd chromium openssl lua5.4 lua-luaossl lua-check"
 
 verify() {
   test -f /usr/lib/prosody/modules/mod_cloud_notify/mod_cloud_notify.lua
   test -x /usr/sbin/ejabberdctl
   test -x /usr/bin/chromium
-  echo "installed: prosody $(dpkg-query -W -f='${Version}' prosody), ejabberd $(dpkg-query -W -f='${Version}' ejabberd), $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
+  test -x /usr/bin/lua5.4
+  test -x /usr/bin/luacheck
+  # luaossl for Lua 5.4, with the GCM tag calls the module needs (getTag/setTag).
+  /usr/bin/lua5.4 -e 'local c = require("openssl.cipher").new("aes-128-gcm"); assert(c.getTag and c.setTag)'
+  echo "installed: prosody $(dpkg-query -W -f='${Version}' prosody), ejabberd $(dpkg-query -W -f='${Version}' ejabberd), $(/usr/bin/chromium --version 2>/dev/null || echo chromium), lua-luaossl $(dpkg-query -W -f='${Version}' lua-luaossl), $(/usr/bin/luacheck --version | head -n 1)"
 }
 
 missing=""

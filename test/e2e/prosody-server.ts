@@ -27,6 +27,14 @@ export interface ProsodyOptions {
   /** Ports to use instead of free ones picked here (to start a client before the server). */
   readonly c2sPort?: number;
   readonly componentPort?: number;
+  /**
+   * Extra plugin directories (`plugin_paths`, searched before Prosody's own), e.g. this project's
+   * integrations/prosody for mod_push_encrypt_omemo. Default none: the configuration is then the one
+   * docs/prosody.md explains.
+   */
+  readonly pluginPaths?: readonly string[];
+  /** Modules to enable after the default ones (e.g. `push_encrypt_omemo`). */
+  readonly extraModules?: readonly string[];
 }
 
 /** A Prosody 0.12 running in a temporary directory on free loopback ports. */
@@ -126,10 +134,26 @@ export function prosodyConfig(options: {
   readonly c2sPort: number;
   readonly componentPort: number;
   readonly pushMaxErrors: number;
+  readonly pluginPaths?: readonly string[];
+  readonly extraModules?: readonly string[];
 }): string {
   const { dir } = options;
+  const pluginPaths =
+    options.pluginPaths && options.pluginPaths.length > 0
+      ? `plugin_paths = { ${options.pluginPaths.map(lua).join(", ")} }\n`
+      : "";
+  const modules = [
+    "roster",
+    "saslauth",
+    "disco",
+    "ping",
+    "carbons",
+    "offline",
+    "cloud_notify",
+    ...(options.extraModules ?? []),
+  ];
   return `-- Written by test/e2e/prosody-server.ts for one test run.
-daemonize = false
+${pluginPaths}daemonize = false
 run_as_root = true
 pidfile = ${lua(join(dir, "prosody.pid"))}
 data_path = ${lua(join(dir, "data"))}
@@ -148,7 +172,7 @@ authentication = "internal_plain"
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 
-modules_enabled = { "roster", "saslauth", "disco", "ping", "carbons", "offline", "cloud_notify" }
+modules_enabled = { ${modules.map(lua).join(", ")} }
 push_max_errors = ${options.pushMaxErrors}
 push_notification_important_body = "New Message!"
 
@@ -182,6 +206,8 @@ export async function startProsody(options: ProsodyOptions): Promise<ProsodyServ
     c2sPort,
     componentPort,
     pushMaxErrors: options.pushMaxErrors ?? 1,
+    ...(options.pluginPaths === undefined ? {} : { pluginPaths: options.pluginPaths }),
+    ...(options.extraModules === undefined ? {} : { extraModules: options.extraModules }),
   });
   const configFile = join(dir, "prosody.cfg.lua");
   writeFileSync(configFile, configText);
