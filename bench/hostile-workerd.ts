@@ -148,7 +148,7 @@ function processesOfGroup(pgid: number): ProcInfo[] {
 }
 
 /** A `wrangler dev` and its workerd processes. */
-interface Served {
+export interface Served {
   readonly label: string;
   readonly wrangler: DetachedProcess;
   readonly port: number;
@@ -177,7 +177,7 @@ function findWorkerd(served: Served): void {
   served.workerPids = worker.map((p) => p.pid);
 }
 
-async function startServed(
+export async function startServed(
   label: string,
   config: string,
   ports: { port: number; inspectorPort: number },
@@ -217,7 +217,7 @@ interface Answer {
   readonly text: string;
 }
 
-async function post(served: Served, body: string, token: string): Promise<Answer> {
+export async function post(served: Served, body: string, token: string): Promise<Answer> {
   const response = await fetch(`http://127.0.0.1:${served.port}/xmpp`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/xml" },
@@ -227,7 +227,7 @@ async function post(served: Served, body: string, token: string): Promise<Answer
   return { status: response.status, text: await response.text() };
 }
 
-interface Batch {
+export interface Batch {
   /** Worker workerd CPU per request, ms. */
   readonly workerMs: number;
   /** Proxy workerd CPU per request, ms. */
@@ -298,7 +298,7 @@ async function tryBatch(served: Served, body: string, token: string, requests: n
   }
 }
 
-async function measureBatch(served: Served, body: string, token: string, requests: number): Promise<Batch> {
+export async function measureBatch(served: Served, body: string, token: string, requests: number): Promise<Batch> {
   for (let attempt = 0; ; attempt++) {
     const batch = await tryBatch(served, body, token, requests);
     if (batch !== undefined) return batch;
@@ -358,7 +358,7 @@ interface Row {
   readonly ioOnly: Batch[];
 }
 
-function versionOf(packageDir: string): string {
+export function versionOf(packageDir: string): string {
   try {
     const json: unknown = JSON.parse(readFileSync(join(REPO_ROOT, "node_modules", packageDir, "package.json"), "utf8"));
     if (typeof json === "object" && json !== null && "version" in json && typeof json.version === "string")

@@ -21,6 +21,12 @@ export interface CredentialCache {
   /** The cached credential of `key` while it has not expired, else the result of one shared `mint`. */
   get(key: string, mint: MintCredential): Promise<string>;
   /**
+   * The credential {@link get} would hand out at once, without a promise: the minted, unexpired value
+   * held in this process, or `undefined` (nothing cached, expired, or a mint still under way), and then
+   * the caller goes through `get`. Optional: a cache without it is always asked through `get`.
+   */
+  peek?(key: string): string | undefined;
+  /**
    * Drops the cached credential of `key` if it still is `value` (the one a provider refused), so
    * that of several callers refused with the same credential only the first causes a new mint.
    */

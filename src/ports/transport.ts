@@ -4,6 +4,12 @@ export interface HttpTransportRequest {
   readonly headers: Record<string, string>;
   readonly body: string;
   readonly signal?: AbortSignal;
+  /**
+   * The request's deadline, ms from now: honoured by transports that say so
+   * ({@link HttpTransport.enforcesTimeout}); the global `fetch` ignores it, and a caller that needs a
+   * deadline there passes a `signal`.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** The part of a fetch `Response` that providers read. */
@@ -19,4 +25,11 @@ export interface HttpTransportResponse {
  * only. Providers never touch the global `fetch` themselves, so tests hand them canned responses.
  * @see https://developer.mozilla.org/docs/Web/API/Window/fetch
  */
-export type HttpTransport = (url: string, init: HttpTransportRequest) => Promise<HttpTransportResponse>;
+export interface HttpTransport {
+  (url: string, init: HttpTransportRequest): Promise<HttpTransportResponse>;
+  /**
+   * True when the transport fails a request whose {@link HttpTransportRequest.timeoutMs} passed (with an
+   * error named `TimeoutError`), so that a caller needs no timer or AbortSignal of its own.
+   */
+  readonly enforcesTimeout?: boolean;
+}

@@ -26,6 +26,11 @@ export class MemoryCredentialCache implements CredentialCache {
     }
   }
 
+  peek(key: string): string | undefined {
+    const minted = this.entries.get(key)?.minted;
+    return minted !== undefined && minted.expiresAt > this.now() ? minted.value : undefined;
+  }
+
   async invalidate(key: string, value: string): Promise<void> {
     const entry = this.entries.get(key);
     if (entry?.minted?.value === value) this.entries.delete(key);

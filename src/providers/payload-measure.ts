@@ -11,9 +11,38 @@ export function clampPreview(text: string): string {
   return `${codePoints.slice(0, PREVIEW_MAX_CODE_POINTS - 1).join("")}…`;
 }
 
-/** The UTF-8 length of a text: what APNs and FCM count against their limits. */
+/**
+ * The UTF-8 length of a text: what APNs and FCM count against their limits. Counted from the UTF-16 code
+ * units, as `TextEncoder` would encode them (a lone surrogate becomes U+FFFD, 3 bytes), without encoding.
+ */
 export function utf8Length(text: string): number {
-  return new TextEncoder().encode(text).length;
+  const length = text.length;
+  let bytes = length;
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) bytes += 1;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        // A surrogate pair: 2 code units, 4 bytes.
+        bytes += 2;
+        i += 1;
+      } else bytes += 2;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+/**
+ * Whether a text is at most `limit` bytes of UTF-8, counting only when it has to: a UTF-16 code unit
+ * is 1 to 3 bytes, so a text of at most `limit / 3` code units always fits and one of more than `limit`
+ * never does.
+ */
+export function fitsUtf8(text: string, limit: number): boolean {
+  if (text.length * 3 <= limit) return true;
+  if (text.length > limit) return false;
+  return utf8Length(text) <= limit;
 }
 
 /** The GCM tag that follows the ciphertext inside the base64 `encrypted` text (16 bytes). */

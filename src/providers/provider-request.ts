@@ -44,8 +44,20 @@ export async function requestWithDeadline(
   remainingMs: number,
 ): Promise<ProviderExchange> {
   const timeoutMs = Math.max(1, Math.min(remainingMs, PROVIDER_REQUEST_TIMEOUT_MS));
-  const controller = new AbortController();
   const timedOut: RetryLaterOutcome = { kind: "retry-later", reason: `no answer within ${timeoutMs} ms` };
+  // A transport that enforces the deadline itself (Http2Transport: one timer for all its requests)
+  // needs no AbortController, timer and race of its own per request.
+  if (transport.enforcesTimeout === true) {
+    try {
+      const response = await transport(url, { method: init.method, headers: init.headers, body: init.body, timeoutMs });
+      const body = await response.text();
+      return { ok: true, response: { status: response.status, headers: response.headers, body } };
+    } catch (error) {
+      if (error instanceof Error && error.name === "TimeoutError") return { ok: false, outcome: timedOut };
+      return { ok: false, outcome: { kind: "retry-later", reason: `network error: ${describeFailure(error)}` } };
+    }
+  }
+  const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const deadline = new Promise<"timeout">((resolve) => {
     timer = setTimeout(() => {

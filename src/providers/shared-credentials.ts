@@ -52,6 +52,11 @@ export class SharedCredentialCache implements CredentialCache {
     });
   }
 
+  /** What this isolate holds already (the KV copy is only read when minting). */
+  peek(key: string): string | undefined {
+    return this.local.peek?.(key);
+  }
+
   async invalidate(key: string, value: string): Promise<void> {
     await this.local.invalidate(key, value);
     const shared = await this.kv.get(KEY_PREFIX + key, "text").catch(() => null);

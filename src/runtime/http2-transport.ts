@@ -1,4 +1,9 @@
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
+import http2, {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from "node:http2";
 import type { Socket } from "node:net";
 import { rootCertificates } from "node:tls";
 import type { HttpTransport, HttpTransportRequest, HttpTransportResponse } from "../ports/transport";
@@ -7,7 +12,10 @@ import type { HttpTransport, HttpTransportRequest, HttpTransportResponse } from 
 export interface Http2TransportOptions {
   /** Local cap on concurrent streams per session; the peer's `maxConcurrentStreams` lowers it. Default 100. */
   readonly maxConcurrentStreams?: number;
-  /** A request without an answer after this long fails (its stream is cancelled). Default 30 000 ms. */
+  /**
+   * A request without an answer after this long fails (its stream is cancelled); a request's own
+   * `timeoutMs` may only shorten it. Default 30 000 ms.
+   */
   readonly requestTimeoutMs?: number;
   /** A session that cannot connect within this long fails the requests waiting for it. Default 10 000 ms. */
   readonly connectTimeoutMs?: number;
@@ -39,6 +47,10 @@ export interface Http2TransportStats {
   readonly activeStreams: number;
   /** Requests waiting for a stream slot or a connection. */
   readonly queuedRequests: number;
+  /** Requests whose deadline is still pending (not settled yet). */
+  readonly pendingDeadlines: number;
+  /** Times the one deadline timer was (re-)armed since the transport was made: far fewer than requests. */
+  readonly deadlineTimersArmed: number;
 }
 
 /** Thrown when the request was certainly not processed by the peer, so that it may go out again. */
@@ -53,21 +65,17 @@ class NotSent extends Error {
   }
 }
 
-interface Waiter {
-  readonly resolve: (entry: SessionEntry) => void;
-  readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal;
-  readonly onAbort: () => void;
-}
-
 interface SessionEntry {
   readonly session: ClientHttp2Session;
   readonly pool: OriginPool;
   active: number;
   /** Connected and the peer's SETTINGS received, so its stream limit is known. */
   connected: boolean;
+  /** min(local cap, the peer's maxConcurrentStreams), read at each SETTINGS (the getter asks the native side). */
+  limit: number;
   /** No new streams: the peer sent GOAWAY, the session idled out, or it failed. */
   draining: boolean;
+  /** When the last stream ended (only read while no stream is active). */
   lastActive: number;
   error?: unknown;
   /** The TLS (or TCP) socket under the session, to end a session whose peer never closes its side. */
@@ -80,7 +88,8 @@ interface SessionEntry {
 interface OriginPool {
   readonly origin: string;
   current?: SessionEntry;
-  readonly queue: Waiter[];
+  /** Requests waiting for a stream slot or a connection, oldest first. */
+  readonly queue: Exchange[];
 }
 
 const DEFAULTS = {
@@ -104,6 +113,19 @@ const DROPPED_HEADERS = new Set([
   "host",
 ]);
 
+/** Header names seen already lower-case and allowed: copied as they are, without lower-casing them again. */
+const PLAIN_HEADERS = new Set<string>();
+
+/** Node copies these options per request; one shared object is enough. */
+const STREAM_OPTIONS = Object.freeze({ endStream: false });
+
+/**
+ * A path that `new URL` would hand back unchanged: printable ASCII without `%` (percent-encoding is
+ * normalised), `.` (dot segments are resolved), `#`, `\`, spaces, quotes or angle brackets. Anything else
+ * goes through `new URL`.
+ */
+const PLAIN_PATH = /^\/[A-Za-z0-9\-_~!$&'()*+,;=:@/?]*$/;
+
 function describe(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as Error & { code?: unknown }).code;
@@ -122,13 +144,238 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("the request was aborted", "AbortError");
 }
 
-function responseHeaders(raw: IncomingHttpHeaders): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(raw)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) headers.append(name, String(one));
+/**
+ * A response as the providers read it. It is its own `headers` (`get`: case-insensitive, several values
+ * joined with ", " as `Headers` does), read from the object Node already made: one object per response,
+ * nothing copied.
+ */
+class Response implements HttpTransportResponse {
+  constructor(
+    readonly status: number,
+    private readonly raw: IncomingHttpHeaders,
+    private readonly body: string,
+  ) {}
+
+  get headers(): this {
+    return this;
   }
-  return headers;
+
+  get(name: string): string | null {
+    const lower = name.toLowerCase();
+    if (lower.charCodeAt(0) === 0x3a /* : */) return null;
+    const value = this.raw[lower];
+    if (value === undefined) return null;
+    return Array.isArray(value) ? value.join(", ") : String(value);
+  }
+
+  text(): Promise<string> {
+    return Promise.resolve(this.body);
+  }
+}
+
+/**
+ * One request from `request()` to its settlement: queued, then on a stream; at most one retry when the
+ * peer certainly did not process it. The stream's listeners are the module's functions below, which find
+ * the exchange through the stream (no closures per request), and its deadline sits in the transport's
+ * {@link DeadlineHeap}.
+ */
+class Exchange {
+  entry: SessionEntry | undefined = undefined;
+  stream: ClientHttp2Stream | undefined = undefined;
+  status = 0;
+  raw: IncomingHttpHeaders | undefined = undefined;
+  first: Buffer | undefined = undefined;
+  more: Buffer[] | undefined = undefined;
+  size = 0;
+  attempt = 0;
+  settled = false;
+  /** Position in the deadline heap; -1 once out of it. */
+  heapIndex = -1;
+  onAbort: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly transport: Http2Transport,
+    readonly pool: OriginPool,
+    readonly path: string,
+    readonly init: HttpTransportRequest,
+    readonly deadline: number,
+    readonly timeoutMs: number,
+    readonly resolve: (response: HttpTransportResponse) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+}
+
+/** The exchange a stream serves (set once, when the stream is made). */
+const EXCHANGE = Symbol("exchange");
+type ExchangeStream = ClientHttp2Stream & { [EXCHANGE]?: Exchange };
+
+function onStreamResponse(this: ExchangeStream, headers: IncomingHttpHeaders): void {
+  const exchange = this[EXCHANGE];
+  if (exchange === undefined || exchange.stream !== this) return;
+  exchange.status = Number(headers[":status"]);
+  exchange.raw = headers;
+}
+
+function onStreamData(this: ExchangeStream, chunk: Buffer): void {
+  const exchange = this[EXCHANGE];
+  if (exchange === undefined || exchange.stream !== this || exchange.settled) return;
+  exchange.size += chunk.length;
+  const max = exchange.transport.maxResponseBytes;
+  if (exchange.size > max) {
+    this.close(http2.constants.NGHTTP2_CANCEL);
+    exchange.transport.settle(exchange, new Error(`http2: response body over ${max} bytes`));
+    return;
+  }
+  if (exchange.first === undefined) exchange.first = chunk;
+  else if (exchange.more === undefined) exchange.more = [chunk];
+  else exchange.more.push(chunk);
+}
+
+function onStreamEnd(this: ExchangeStream): void {
+  const exchange = this[EXCHANGE];
+  if (exchange === undefined || exchange.stream !== this || exchange.settled) return;
+  if (exchange.raw === undefined) {
+    exchange.transport.settle(exchange, new Error("http2: stream ended without a response"));
+    return;
+  }
+  const { first, more } = exchange;
+  const text =
+    first === undefined
+      ? ""
+      : more === undefined
+        ? first.toString("utf8")
+        : Buffer.concat([first, ...more]).toString("utf8");
+  exchange.transport.settle(exchange, undefined, new Response(exchange.status, exchange.raw, text));
+}
+
+function refusedBeforeAnswer(exchange: Exchange, stream: ClientHttp2Stream): boolean {
+  return exchange.raw === undefined && stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+}
+
+function onStreamError(this: ExchangeStream, error: Error): void {
+  const exchange = this[EXCHANGE];
+  if (exchange === undefined || exchange.stream !== this || exchange.settled) return;
+  const transport = exchange.transport;
+  if (refusedBeforeAnswer(exchange, this)) transport.notSent(exchange, new NotSent(error, false));
+  else transport.settle(exchange, new Error(`http2: ${describe(error)}`));
+}
+
+function onStreamClose(this: ExchangeStream): void {
+  const exchange = this[EXCHANGE];
+  if (exchange === undefined || exchange.stream !== this || exchange.settled) return;
+  const transport = exchange.transport;
+  if (refusedBeforeAnswer(exchange, this)) {
+    transport.notSent(exchange, new NotSent(new Error("stream refused"), false));
+    return;
+  }
+  const entry = exchange.entry;
+  const cause = entry?.error === undefined ? "" : ` (${describe(entry.error)})`;
+  transport.settle(
+    exchange,
+    new Error(`http2: stream closed with code ${this.rstCode} before the response ended${cause}`),
+  );
+}
+
+/** Deadlines are kept on the monotonic clock: a wall-clock step neither fires them early nor holds them back. */
+function monotonicNow(): number {
+  return performance.now();
+}
+
+/**
+ * The deadlines of the requests not settled yet, earliest first (a binary heap), behind one timer armed
+ * for the earliest: O(log n) per request instead of an AbortController and a timer each. Every request
+ * keeps its own deadline; the timer fires at the earliest and re-arms for the next.
+ */
+class DeadlineHeap {
+  private readonly items: Exchange[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** The deadline the timer is armed for. */
+  private armedFor = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly expire: (exchange: Exchange) => void) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** Timers armed so far (tests: a regression to one timer per request shows here). */
+  timersArmed = 0;
+
+  add(exchange: Exchange): void {
+    const items = this.items;
+    exchange.heapIndex = items.length;
+    items.push(exchange);
+    this.up(exchange.heapIndex);
+    if (exchange.deadline < this.armedFor) this.arm(exchange.deadline);
+  }
+
+  remove(exchange: Exchange): void {
+    const index = exchange.heapIndex;
+    if (index < 0) return;
+    exchange.heapIndex = -1;
+    const items = this.items;
+    const last = items.pop() as Exchange;
+    if (index === items.length) return;
+    items[index] = last;
+    last.heapIndex = index;
+    this.down(index);
+    this.up(last.heapIndex);
+  }
+
+  private arm(deadline: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedFor = deadline;
+    this.timersArmed += 1;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, deadline - monotonicNow()));
+    // Streams in flight keep their session referenced; the deadline alone keeps no process alive.
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedFor = Number.POSITIVE_INFINITY;
+    const now = monotonicNow();
+    for (let head = this.items[0]; head !== undefined && head.deadline <= now; head = this.items[0]) {
+      this.remove(head);
+      this.expire(head);
+    }
+    const next = this.items[0];
+    if (next !== undefined) this.arm(next.deadline);
+  }
+
+  private up(index: number): void {
+    const items = this.items;
+    const item = items[index] as Exchange;
+    while (index > 0) {
+      const parentIndex = (index - 1) >> 1;
+      const parent = items[parentIndex] as Exchange;
+      if (parent.deadline <= item.deadline) break;
+      items[index] = parent;
+      parent.heapIndex = index;
+      index = parentIndex;
+    }
+    items[index] = item;
+    item.heapIndex = index;
+  }
+
+  private down(index: number): void {
+    const items = this.items;
+    const length = items.length;
+    const item = items[index] as Exchange;
+    for (;;) {
+      let child = 2 * index + 1;
+      if (child >= length) break;
+      const right = child + 1;
+      if (right < length && (items[right] as Exchange).deadline < (items[child] as Exchange).deadline) child = right;
+      const smaller = items[child] as Exchange;
+      if (smaller.deadline >= item.deadline) break;
+      items[index] = smaller;
+      smaller.heapIndex = index;
+      index = child;
+    }
+    items[index] = item;
+    item.heapIndex = index;
+  }
 }
 
 /**
@@ -137,19 +384,35 @@ function responseHeaders(raw: IncomingHttpHeaders): Headers {
  * `min(local cap, peer's maxConcurrentStreams)` streams at once, the rest queued; a new session after
  * GOAWAY or an error (a request in flight on a dead session fails as a network error, which providers
  * answer with `retry-later`; one refused before the peer saw it goes out once more on a new session);
- * PINGs while idle and closing after a long idle; a per-request timeout, or the request's AbortSignal,
- * whose timer is always cleared. {@link close} ends every session so a process can exit.
+ * PINGs while idle and closing after a long idle; every request has a deadline (`requestTimeoutMs`, or
+ * the request's shorter `timeoutMs`) and honours its AbortSignal. {@link close} ends every session so a
+ * process can exit.
+ *
+ * The cost per request is kept to what `node:http2` itself needs (bench/RESULTS.md): the origin of a URL
+ * is parsed once and cached, a request is one object and one promise (no AbortController, no timer, no
+ * closure per listener: the deadlines share one timer), the body goes to the stream as the string it is,
+ * and the response headers are read from Node's own object.
  * @see https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
  * @see https://nodejs.org/docs/latest-v20.x/api/http2.html#client-side-example
  */
 export class Http2Transport {
-  /** The transport to hand to the providers (`buildGateway(..., { transport: http2.fetch })`). */
-  readonly fetch: HttpTransport = (url, init) => this.request(url, init);
+  /**
+   * The transport to hand to the providers (`buildGateway(..., { transport: http2.fetch })`). It enforces
+   * `timeoutMs` itself ({@link HttpTransport.enforcesTimeout}).
+   */
+  readonly fetch: HttpTransport = Object.assign((url: string, init: HttpTransportRequest) => this.request(url, init), {
+    enforcesTimeout: true as const,
+  });
 
+  /** @internal read by the stream listeners. */
+  readonly maxResponseBytes: number;
   private readonly pools = new Map<string, OriginPool>();
+  /** The pool of each URL origin as written by callers (`https://host:port`), parsed once. */
+  private readonly origins = new Map<string, OriginPool>();
   private readonly entries = new Set<SessionEntry>();
   private readonly settings: typeof DEFAULTS;
   private readonly ca: (string | Buffer)[] | undefined;
+  private readonly deadlines = new DeadlineHeap((exchange) => this.expire(exchange));
   private sessionsOpened = 0;
   private closing = false;
 
@@ -160,45 +423,36 @@ export class Http2Transport {
       if (value !== undefined) settings[name] = value;
     }
     this.settings = settings;
+    this.maxResponseBytes = settings.maxResponseBytes;
     const extra = options.ca === undefined ? [] : Array.isArray(options.ca) ? [...options.ca] : [options.ca];
     this.ca = extra.length > 0 ? [...rootCertificates, ...extra] : undefined;
   }
 
   /** Sends one request and reads its whole body (see {@link HttpTransport}). */
-  async request(url: string, init: HttpTransportRequest): Promise<HttpTransportResponse> {
-    if (this.closing) throw new Error("http2: the transport is closed");
-    const target = new URL(url);
-    if (target.protocol !== "https:" && target.protocol !== "http:")
-      throw new Error(`http2: unsupported URL scheme ${target.protocol}`);
-    const guard = new AbortController();
-    const onCallerAbort = () => guard.abort(abortReason(init.signal ?? guard.signal));
-    if (init.signal?.aborted) throw abortReason(init.signal);
-    init.signal?.addEventListener("abort", onCallerAbort, { once: true });
-    const timer = setTimeout(
-      () => guard.abort(timeoutError(this.settings.requestTimeoutMs)),
-      this.settings.requestTimeoutMs,
-    );
+  request(url: string, init: HttpTransportRequest): Promise<HttpTransportResponse> {
+    if (this.closing) return Promise.reject(new Error("http2: the transport is closed"));
+    let path: string;
     try {
-      const pool = this.poolOf(target.origin);
-      for (let attempt = 0; ; attempt += 1) {
-        const entry = await this.acquire(pool, guard.signal);
-        try {
-          return await this.exchange(entry, target, init, guard.signal);
-        } catch (error) {
-          if (error instanceof NotSent) {
-            if (error.sessionUnusable) this.retire(entry);
-            if (attempt === 0 && !guard.signal.aborted) continue;
-            throw new Error(error.message);
-          }
-          throw error;
-        } finally {
-          this.release(entry);
-        }
-      }
-    } finally {
-      clearTimeout(timer);
-      init.signal?.removeEventListener("abort", onCallerAbort);
+      path = this.target(url);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const pool = this.targetPool as OriginPool;
+    const signal = init.signal;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const timeoutMs =
+      init.timeoutMs !== undefined && init.timeoutMs < this.settings.requestTimeoutMs
+        ? Math.max(0, init.timeoutMs)
+        : this.settings.requestTimeoutMs;
+    return new Promise<HttpTransportResponse>((resolve, reject) => {
+      const exchange = new Exchange(this, pool, path, init, monotonicNow() + timeoutMs, timeoutMs, resolve, reject);
+      this.deadlines.add(exchange);
+      if (signal !== undefined) {
+        exchange.onAbort = () => this.cancel(exchange, abortReason(signal));
+        signal.addEventListener("abort", exchange.onAbort, { once: true });
+      }
+      this.dispatch(exchange);
+    });
   }
 
   /** Counters for tests and health reporting. */
@@ -207,7 +461,14 @@ export class Http2Transport {
     for (const entry of this.entries) activeStreams += entry.active;
     let queuedRequests = 0;
     for (const pool of this.pools.values()) queuedRequests += pool.queue.length;
-    return { sessionsOpened: this.sessionsOpened, openSessions: this.entries.size, activeStreams, queuedRequests };
+    return {
+      sessionsOpened: this.sessionsOpened,
+      openSessions: this.entries.size,
+      activeStreams,
+      queuedRequests,
+      pendingDeadlines: this.deadlines.size,
+      deadlineTimersArmed: this.deadlines.timersArmed,
+    };
   }
 
   /**
@@ -216,9 +477,10 @@ export class Http2Transport {
    */
   async close(): Promise<void> {
     this.closing = true;
+    const closed = new Error("http2: the transport is closed");
     for (const pool of this.pools.values()) {
       pool.current = undefined;
-      for (const waiter of pool.queue.splice(0)) this.settleWaiter(waiter, new Error("http2: the transport is closed"));
+      for (const exchange of pool.queue.splice(0)) this.settle(exchange, closed);
     }
     const closing = [...this.entries].map(async (entry) => {
       const force = setTimeout(() => this.destroy(entry), this.settings.closeTimeoutMs);
@@ -231,6 +493,81 @@ export class Http2Transport {
     await Promise.all(closing);
   }
 
+  /**
+   * Settles an exchange once: off the deadline heap, its abort listener removed, its stream slot given
+   * back; then resolves or rejects. @internal (the stream listeners call it).
+   */
+  settle(exchange: Exchange, error: unknown, response?: HttpTransportResponse): void {
+    if (exchange.settled) return;
+    exchange.settled = true;
+    this.deadlines.remove(exchange);
+    if (exchange.onAbort !== undefined) exchange.init.signal?.removeEventListener("abort", exchange.onAbort);
+    const entry = exchange.entry;
+    if (entry !== undefined) {
+      exchange.entry = undefined;
+      this.release(entry);
+    } else {
+      const queue = exchange.pool.queue;
+      const index = queue.indexOf(exchange);
+      if (index >= 0) queue.splice(index, 1);
+    }
+    if (response !== undefined) exchange.resolve(response);
+    else exchange.reject(error);
+  }
+
+  /** A request the peer certainly did not process: once more on a (new) session, or fail. @internal */
+  notSent(exchange: Exchange, error: NotSent): void {
+    if (exchange.settled) return;
+    const entry = exchange.entry;
+    if (error.sessionUnusable && entry !== undefined) this.retire(entry);
+    if (exchange.attempt > 0 || this.closing) {
+      this.settle(exchange, new Error(error.message));
+      return;
+    }
+    exchange.attempt += 1;
+    exchange.stream = undefined;
+    exchange.raw = undefined;
+    exchange.first = undefined;
+    exchange.more = undefined;
+    exchange.size = 0;
+    if (entry !== undefined) {
+      exchange.entry = undefined;
+      this.release(entry);
+    }
+    this.dispatch(exchange);
+  }
+
+  /** The pool of the URL {@link target} parsed last. */
+  private targetPool: OriginPool | undefined = undefined;
+
+  /**
+   * Parses a URL into its `:path`, leaving its pool in {@link targetPool} (no object per request); the
+   * origin is parsed by `new URL` once per spelling.
+   */
+  private target(url: string): string {
+    const scheme = url.indexOf("://");
+    let end = scheme < 0 ? -1 : scheme + 3;
+    if (end >= 0)
+      for (; end < url.length; end++) {
+        const c = url.charCodeAt(end);
+        if (c === 0x2f /* / */ || c === 0x3f /* ? */ || c === 0x23 /* # */) break;
+      }
+    const written = end < 0 ? url : url.slice(0, end);
+    let pool = this.origins.get(written);
+    if (pool === undefined) {
+      const parsed = new URL(written);
+      if (parsed.protocol !== "https:" && parsed.protocol !== "http:")
+        throw new Error(`http2: unsupported URL scheme ${parsed.protocol}`);
+      pool = this.poolOf(parsed.origin);
+      if (this.origins.size < 64) this.origins.set(written, pool);
+    }
+    this.targetPool = pool;
+    const rest = end < 0 ? "" : url.slice(end);
+    if (PLAIN_PATH.test(rest)) return rest;
+    const parsed = new URL(url);
+    return `${parsed.pathname}${parsed.search}`;
+  }
+
   private poolOf(origin: string): OriginPool {
     let pool = this.pools.get(origin);
     if (!pool) {
@@ -240,60 +577,102 @@ export class Http2Transport {
     return pool;
   }
 
-  private acquire(pool: OriginPool, signal: AbortSignal): Promise<SessionEntry> {
-    if (signal.aborted) return Promise.reject(abortReason(signal));
-    return new Promise<SessionEntry>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          const index = pool.queue.indexOf(waiter);
-          if (index >= 0) pool.queue.splice(index, 1);
-          reject(abortReason(signal));
-        },
-      };
-      signal.addEventListener("abort", waiter.onAbort, { once: true });
-      pool.queue.push(waiter);
-      this.pump(pool);
-    });
+  /** Starts an exchange at once on a session with a free slot, or queues it. */
+  private dispatch(exchange: Exchange): void {
+    const pool = exchange.pool;
+    const entry = pool.current;
+    if (
+      pool.queue.length === 0 &&
+      entry !== undefined &&
+      entry.connected &&
+      !entry.draining &&
+      entry.active < entry.limit &&
+      !entry.session.closed &&
+      !entry.session.destroyed
+    ) {
+      this.start(exchange, entry);
+      return;
+    }
+    pool.queue.push(exchange);
+    this.pump(pool);
   }
 
-  private settleWaiter(waiter: Waiter, error: unknown): void {
-    waiter.signal.removeEventListener("abort", waiter.onAbort);
-    waiter.reject(error);
+  /** The deadline passed: the stream (if any) is cancelled and the request fails. */
+  private expire(exchange: Exchange): void {
+    this.cancel(exchange, timeoutError(exchange.timeoutMs));
   }
 
-  private limitOf(entry: SessionEntry): number {
-    const remote = entry.session.remoteSettings.maxConcurrentStreams ?? this.settings.maxConcurrentStreams;
-    return Math.max(1, Math.min(this.settings.maxConcurrentStreams, remote));
+  private cancel(exchange: Exchange, reason: unknown): void {
+    if (exchange.settled) return;
+    const stream = exchange.stream;
+    if (stream !== undefined && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    this.settle(exchange, reason);
   }
 
   /** Hands free stream slots to queued requests, opening a session when there is none to use. */
   private pump(pool: OriginPool): void {
-    while (pool.queue.length > 0 && !this.closing) {
+    const queue = pool.queue;
+    while (queue.length > 0 && !this.closing) {
       let entry = pool.current;
       if (!entry || entry.draining || entry.session.closed || entry.session.destroyed) {
         entry = this.open(pool);
         pool.current = entry;
       }
-      if (!entry.connected || entry.active >= this.limitOf(entry)) return;
-      const waiter = pool.queue.shift();
-      if (!waiter) return;
-      waiter.signal.removeEventListener("abort", waiter.onAbort);
-      entry.active += 1;
-      entry.lastActive = Date.now();
-      entry.session.ref();
-      waiter.resolve(entry);
+      if (!entry.connected || entry.active >= entry.limit) return;
+      const exchange = queue.shift();
+      if (!exchange) return;
+      this.start(exchange, entry);
     }
+  }
+
+  /** Opens the exchange's stream on `entry`, which has a free slot. */
+  private start(exchange: Exchange, entry: SessionEntry): void {
+    if (entry.active === 0) entry.session.ref();
+    entry.active += 1;
+    exchange.entry = entry;
+    const init = exchange.init;
+    const method = init.method.toUpperCase();
+    const body = init.body;
+    const headers: OutgoingHttpHeaders = { ":method": method, ":path": exchange.path };
+    const given = init.headers;
+    for (const name in given) {
+      if (PLAIN_HEADERS.has(name)) {
+        headers[name] = given[name];
+        continue;
+      }
+      const lower = name.toLowerCase();
+      if (DROPPED_HEADERS.has(lower)) continue;
+      headers[lower] = given[name];
+      if (lower === name && PLAIN_HEADERS.size < 256) PLAIN_HEADERS.add(name);
+    }
+    const length = body.length === 0 ? 0 : Buffer.byteLength(body, "utf8");
+    if (length > 0 || method === "POST") headers["content-length"] = String(length);
+    let stream: ExchangeStream;
+    try {
+      stream = entry.session.request(headers, STREAM_OPTIONS);
+    } catch (error) {
+      this.notSent(exchange, new NotSent(error, true));
+      return;
+    }
+    stream[EXCHANGE] = exchange;
+    exchange.stream = stream;
+    stream.on("response", onStreamResponse);
+    stream.on("data", onStreamData);
+    stream.on("end", onStreamEnd);
+    stream.on("error", onStreamError);
+    stream.on("close", onStreamClose);
+    // A string goes to the socket as it is (Http2Stream does not decode strings into Buffers).
+    stream.end(body, "utf8");
   }
 
   private release(entry: SessionEntry): void {
     entry.active -= 1;
-    entry.lastActive = Date.now();
-    if (entry.active === 0 && !entry.session.destroyed) entry.session.unref();
-    if (entry.draining && entry.active === 0) this.destroy(entry);
-    this.pump(entry.pool);
+    if (entry.active === 0) {
+      entry.lastActive = Date.now();
+      if (!entry.session.destroyed) entry.session.unref();
+      if (entry.draining) this.destroy(entry);
+    }
+    if (entry.pool.queue.length > 0) this.pump(entry.pool);
   }
 
   /** No new streams on this session; it ends as soon as its streams have. */
@@ -324,6 +703,7 @@ export class Http2Transport {
       pool,
       active: 0,
       connected: false,
+      limit: 1,
       draining: false,
       lastActive: Date.now(),
       pingPending: false,
@@ -345,7 +725,11 @@ export class Http2Transport {
       entry.keepalive = setInterval(() => this.keepalive(entry), this.settings.pingIntervalMs);
       entry.keepalive.unref();
     });
-    session.on("remoteSettings", () => this.pump(pool));
+    session.on("remoteSettings", (remote) => {
+      const peer = remote.maxConcurrentStreams ?? this.settings.maxConcurrentStreams;
+      entry.limit = Math.max(1, Math.min(this.settings.maxConcurrentStreams, peer));
+      this.pump(pool);
+    });
     session.on("goaway", () => {
       this.retire(entry);
       this.pump(pool);
@@ -366,7 +750,7 @@ export class Http2Transport {
         const reason = new Error(
           `http2: connection to ${pool.origin} failed: ${entry.error === undefined ? "closed" : describe(entry.error)}`,
         );
-        for (const waiter of pool.queue.splice(0)) this.settleWaiter(waiter, reason);
+        for (const exchange of pool.queue.splice(0)) this.settle(exchange, reason);
       } else {
         this.pump(pool);
       }
@@ -404,89 +788,5 @@ export class Http2Transport {
       clearTimeout(deadline);
       entry.pingPending = false;
     }
-  }
-
-  private exchange(
-    entry: SessionEntry,
-    target: URL,
-    init: HttpTransportRequest,
-    signal: AbortSignal,
-  ): Promise<HttpTransportResponse> {
-    const body = Buffer.from(init.body, "utf8");
-    const headers: Record<string, string> = {
-      ":method": init.method.toUpperCase(),
-      ":path": `${target.pathname}${target.search}`,
-    };
-    for (const [name, value] of Object.entries(init.headers)) {
-      const lower = name.toLowerCase();
-      if (!DROPPED_HEADERS.has(lower)) headers[lower] = value;
-    }
-    if (body.length > 0 || init.method.toUpperCase() === "POST") headers["content-length"] = String(body.length);
-    return new Promise<HttpTransportResponse>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(abortReason(signal));
-        return;
-      }
-      let stream: ClientHttp2Stream;
-      try {
-        stream = entry.session.request(headers, { endStream: false });
-      } catch (error) {
-        reject(new NotSent(error, true));
-        return;
-      }
-      let settled = false;
-      let status: number | undefined;
-      let answered: Headers | undefined;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const finish = (settle: () => void) => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener("abort", onAbort);
-        settle();
-      };
-      const fail = (error: unknown) => finish(() => reject(error));
-      const onAbort = () => {
-        if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
-        fail(abortReason(signal));
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      stream.on("response", (raw) => {
-        status = Number(raw[":status"]);
-        answered = responseHeaders(raw);
-      });
-      stream.on("data", (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > this.settings.maxResponseBytes) {
-          stream.close(http2.constants.NGHTTP2_CANCEL);
-          fail(new Error(`http2: response body over ${this.settings.maxResponseBytes} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      stream.on("end", () => {
-        if (status === undefined || answered === undefined) {
-          fail(new Error("http2: stream ended without a response"));
-          return;
-        }
-        const text = Buffer.concat(chunks).toString("utf8");
-        const response: HttpTransportResponse = { status, headers: answered, text: async () => text };
-        finish(() => resolve(response));
-      });
-      const refused = () => status === undefined && stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
-      stream.on("error", (error) =>
-        fail(refused() ? new NotSent(error, false) : new Error(`http2: ${describe(error)}`)),
-      );
-      stream.on("close", () => {
-        if (settled) return;
-        if (refused()) {
-          fail(new NotSent(new Error("stream refused"), false));
-          return;
-        }
-        const cause = entry.error === undefined ? "" : ` (${describe(entry.error)})`;
-        fail(new Error(`http2: stream closed with code ${stream.rstCode} before the response ended${cause}`));
-      });
-      stream.end(body);
-    });
   }
 }

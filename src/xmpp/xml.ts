@@ -204,16 +204,36 @@ function decodeReferences(raw: string): string {
   return out + raw.slice(from);
 }
 
-function splitQName(qname: string): { prefix: string; local: string } {
+/*
+ * Whether text[from, to) is an NCName: ASCII names are checked character by character (what nearly every
+ * stanza holds), anything else by the full NCNAME expression of XML Namespaces 1.0.
+ */
+function isNCName(text: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f) continue; // a-z A-Z _
+    if (i > from && ((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e)) continue; // 0-9 - .
+    if (c < 0x80) return false;
+    return NCNAME.test(text.slice(from, to));
+  }
+  return true;
+}
+
+/** The prefix of a qualified name, checked (XML Namespaces 1.0 section 4); "" without one. */
+function prefixOf(qname: string): string {
   const colon = qname.indexOf(":");
   if (colon === -1) {
-    if (!NCNAME.test(qname)) refuse("invalid name");
-    return { prefix: "", local: qname };
+    if (!isNCName(qname, 0, qname.length)) refuse("invalid name");
+    return "";
   }
-  const prefix = qname.slice(0, colon);
-  const local = qname.slice(colon + 1);
-  if (!NCNAME.test(prefix) || !NCNAME.test(local)) refuse("invalid qualified name");
-  return { prefix, local };
+  if (!isNCName(qname, 0, colon) || !isNCName(qname, colon + 1, qname.length)) refuse("invalid qualified name");
+  return qname.slice(0, colon);
+}
+
+/** The local part of a qualified name already checked by {@link prefixOf}. */
+function localOf(qname: string, prefix: string): string {
+  return prefix === "" ? qname : qname.slice(prefix.length + 1);
 }
 
 /**
@@ -261,17 +281,33 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/* The tag name of a node of fast-xml-parser's ordered tree: its one key besides ":@" (no array made). */
+function nameOf(node: OrderedNode): string | undefined {
+  for (const key in node) if (key !== ":@") return key;
+  return undefined;
+}
+
+/* Whether a value holds a tab, line feed or carriage return (what attribute normalisation replaces). */
+function hasLiteralWhiteSpace(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x09 || c === 0x0a || c === 0x0d) return true;
+  }
+  return false;
+}
+
 function readAttributes(node: OrderedNode, { limits, work }: Conversion): Record<string, string> {
   const raw = node[":@"];
+  if (!isRecord(raw)) return {};
   const attrs: Record<string, string> = {};
-  if (!isRecord(raw)) return attrs;
-  for (const [name, value] of Object.entries(raw)) {
+  for (const name in raw) {
+    const value = raw[name];
     if (work) work.steps += 1;
     if (typeof value !== "string") refuse("attribute without a value");
     if (value.length > limits.maxAttributeLength) refuse("attribute too long");
     if (value.includes("<")) refuse("'<' in an attribute value");
     // XML 1.0 section 3.3.3: literal white space in an attribute value normalizes to a space.
-    attrs[name] = decodeReferences(value.replace(LITERAL_WHITE_SPACE, " "));
+    attrs[name] = decodeReferences(hasLiteralWhiteSpace(value) ? value.replace(LITERAL_WHITE_SPACE, " ") : value);
   }
   return attrs;
 }
@@ -279,7 +315,9 @@ function readAttributes(node: OrderedNode, { limits, work }: Conversion): Record
 /** Pushes the declarations of one element (XML Namespaces 1.0 section 3) and returns their prefixes, for popping. */
 function declareNamespaces(attrs: Record<string, string>, scope: NamespaceScope): string[] | undefined {
   let declared: string[] | undefined;
-  for (const [name, value] of Object.entries(attrs)) {
+  for (const name in attrs) {
+    if (name.charCodeAt(0) !== 0x78 /* x */ || !name.startsWith("xmlns")) continue;
+    const value = attrs[name] as string;
     let prefix: string;
     if (name === "xmlns") {
       if (value === XML_NS || value === XMLNS_NS) refuse("reserved namespace as default");
@@ -301,9 +339,10 @@ function declareNamespaces(attrs: Record<string, string>, scope: NamespaceScope)
 
 function checkAttributeNames(attrs: Record<string, string>, scope: NamespaceScope): void {
   let expanded: Set<string> | undefined;
-  for (const name of Object.keys(attrs)) {
-    const { prefix, local } = splitQName(name);
+  for (const name in attrs) {
+    const prefix = prefixOf(name);
     if (prefix === "" || prefix === "xmlns") continue;
+    const local = localOf(name, prefix);
     const ns = prefix === "xml" ? XML_NS : scope.lookup(prefix);
     if (ns === undefined) refuse(`unbound attribute prefix ${prefix.slice(0, 20)}`);
     // XML Namespaces 1.0 section 6.3: no two attributes with the same expanded name.
@@ -328,12 +367,13 @@ function convertElement(node: OrderedNode, depth: number, conversion: Conversion
   const { limits, scope, work } = conversion;
   if (depth > limits.maxDepth) refuse("nested too deeply");
   if (work) work.steps += 1;
-  const qname = Object.keys(node).find((key) => key !== ":@");
+  const qname = nameOf(node);
   if (qname === undefined) refuse("empty node");
   const attrs = readAttributes(node, conversion);
   const declared = declareNamespaces(attrs, scope);
   checkAttributeNames(attrs, scope);
-  const { prefix, local } = splitQName(qname);
+  const prefix = prefixOf(qname);
+  const local = localOf(qname, prefix);
   if (prefix === "xmlns") refuse("element in the xmlns namespace");
   const ns = prefix === "xml" ? XML_NS : scope.lookup(prefix);
   if (ns === undefined) refuse(`unbound element prefix ${prefix.slice(0, 20)}`);
@@ -349,7 +389,7 @@ function convertElement(node: OrderedNode, depth: number, conversion: Conversion
         if (work) work.steps += 1;
         pushText(children, checkCdata(child["#cdata"]));
       } else {
-        const key = Object.keys(child).find((k) => k !== ":@") ?? "";
+        const key = nameOf(child) ?? "";
         if (key.startsWith("?")) refuse("processing instruction");
         if (key.startsWith("!")) refuse("markup declaration");
         children.push(convertElement(child, depth + 1, conversion));
@@ -551,7 +591,7 @@ export function parseXml(
         if (node["#text"].trim() !== "") refuse("text outside the root element");
         continue;
       }
-      const key = Object.keys(node).find((k) => k !== ":@") ?? "";
+      const key = nameOf(node) ?? "";
       if (key.startsWith("?")) refuse("processing instruction");
       if (key === "#cdata") refuse("CDATA outside the root element");
       roots.push(node);

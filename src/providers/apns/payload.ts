@@ -34,7 +34,10 @@ export interface ApnsPushOptions {
 
 type CustomKeys = Record<string, string | number>;
 
-function encryptedKeys(account: string, notification: PushNotification): CustomKeys | undefined {
+function encryptedKeys(
+  account: string,
+  notification: PushNotification,
+): { account: string; encrypted: string; iv: string } | undefined {
   const encrypted = notification.encrypted;
   return encrypted ? { account, encrypted: encrypted.data, iv: encrypted.iv } : undefined;
 }
@@ -66,6 +69,16 @@ function alertBody(text: AlertText, keys: CustomKeys): string {
   return JSON.stringify({
     aps: { alert: { title: text.title, body: text.body }, "mutable-content": 1, sound: "default" },
     ...keys,
+  });
+}
+
+/** {@link alertBody} of an encrypted push, written out (the same keys in the same order, no spread). */
+function encryptedAlertBody(text: AlertText, keys: { account: string; encrypted: string; iv: string }): string {
+  return JSON.stringify({
+    aps: { alert: { title: text.title, body: text.body }, "mutable-content": 1, sound: "default" },
+    account: keys.account,
+    encrypted: keys.encrypted,
+    iv: keys.iv,
   });
 }
 
@@ -132,18 +145,19 @@ export function buildApnsPush(
   const generic = isRingingCall(notification) ? GENERIC_ALERT_TEXT.call : GENERIC_ALERT_TEXT.message;
   let body: string;
   if (withoutEncrypted) body = alertBody(generic, countOnlyKeys(account, notification));
-  else if (encrypted) body = alertBody(generic, encrypted);
+  else if (encrypted) body = encryptedAlertBody(generic, encrypted);
   else body = alertBody(plainAlertText(notification), summaryKeys(account, notification));
   const collapseId = collapseIdOf(notification);
-  return {
+  const push = {
     pushType: "alert",
     priority: 10,
     toVoipToken: false,
     deviceToken: registration.token,
     body,
     lifetimeSeconds: kind === "voip" ? PUSH_LIFETIME_SECONDS.voip : PUSH_LIFETIME_SECONDS.alert,
-    ...(collapseId !== undefined ? { collapseId } : {}),
-  };
+  } satisfies ApnsPush;
+  // Only a push that has one carries the key (no empty object spread into every push).
+  return collapseId === undefined ? push : { ...push, collapseId };
 }
 
 /** The body limit of a push: 5120 bytes for VoIP, 4096 for the rest. */
@@ -160,6 +174,28 @@ export function apnsHeaders(push: ApnsPush, topic: string, nowMs: number): Recor
     "apns-topic": push.toVoipToken ? `${topic}.voip` : topic,
     "apns-push-type": push.pushType,
     "apns-priority": String(push.priority),
+    "apns-expiration": String(Math.floor(nowMs / 1000) + push.lifetimeSeconds),
+  };
+  if (push.collapseId !== undefined) headers["apns-collapse-id"] = push.collapseId;
+  return headers;
+}
+
+/**
+ * The request headers of a push with its authorization, in one object (what the provider sends; the
+ * same names and values as {@link apnsHeaders} plus `authorization`).
+ * @see https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
+ */
+export function apnsRequestHeaders(
+  push: ApnsPush,
+  topic: string,
+  nowMs: number,
+  authorization: string,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    authorization,
+    "apns-topic": push.toVoipToken ? `${topic}.voip` : topic,
+    "apns-push-type": push.pushType,
+    "apns-priority": push.priority === 10 ? "10" : "5",
     "apns-expiration": String(Math.floor(nowMs / 1000) + push.lifetimeSeconds),
   };
   if (push.collapseId !== undefined) headers["apns-collapse-id"] = push.collapseId;

@@ -1,5 +1,5 @@
 import type { PushNotification } from "../../domain/notification";
-import { pushKind } from "../../domain/notification";
+import { type PushKind, pushKind } from "../../domain/notification";
 import type { Registration } from "../../domain/registration";
 import { advertisedMaxPayloadSize, clampPreview, TYPICAL_IV_BASE64_LENGTH, utf8Length } from "../payload-measure";
 import { PUSH_LIFETIME_SECONDS } from "../push-lifetime";
@@ -92,9 +92,19 @@ export function buildFcmMessage(
   notification: PushNotification,
   options: FcmMessageOptions = {},
 ): FcmMessage {
-  const { android, data } = fcmMessageParts(addressing, notification, options);
+  // The Android options of fcmMessageParts, made once per kind of push (never mutated: only serialised here).
+  const android = ANDROID_OPTIONS[pushKind(notification)];
+  const data = buildFcmData(addressing, notification, options);
   return { data, body: JSON.stringify({ message: { token, android, data } }) };
 }
+
+/** {@link FcmMessageParts.android} per kind of push, as fcmMessageParts makes it. */
+const ANDROID_OPTIONS: Readonly<Record<PushKind, FcmMessageParts["android"]>> = Object.freeze({
+  alert: Object.freeze({ priority: "high", ttl: `${PUSH_LIFETIME_SECONDS.alert}s` }),
+  voip: Object.freeze({ priority: "high", ttl: `${PUSH_LIFETIME_SECONDS.voip}s` }),
+  background: Object.freeze({ priority: "normal", ttl: `${PUSH_LIFETIME_SECONDS.background}s` }),
+  dismiss: Object.freeze({ priority: "normal", ttl: `${PUSH_LIFETIME_SECONDS.dismiss}s` }),
+});
 
 /** The parts of an FCM v1 message but its target: Android options and data. */
 export interface FcmMessageParts {

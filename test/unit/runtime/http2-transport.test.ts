@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import http2, { type ClientHttp2Session } from "node:http2";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -30,9 +31,14 @@ interface Observed {
   release(): void;
 }
 
-/** The fake clock for the transport's timers; setImmediate, nextTick and the sockets stay real. */
+/**
+ * The fake clock for the transport's timers and clocks (its deadlines are on `performance.now()`);
+ * setImmediate, nextTick and the sockets stay real.
+ */
 function useFakeClock(): void {
-  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] });
+  vi.useFakeTimers({
+    toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date", "performance"],
+  });
 }
 
 /** Lets every callback and promise already due run, without letting time pass. */
@@ -316,30 +322,23 @@ describe("Http2Transport", () => {
     expect((await post(client, `${server.url}/echo`)).status).toBe(200);
   });
 
-  it("clears its timeout timer whatever the outcome", async () => {
+  it("keeps a deadline per request behind one timer, and leaves none behind whatever the outcome", async () => {
     const { server, observed } = await startServer();
     const client = transport({ requestTimeoutMs: 61_234 });
     const armed: unknown[] = [];
-    const cleared = new Set<unknown>();
     const realSetTimeout = globalThis.setTimeout;
-    const realClearTimeout = globalThis.clearTimeout;
     const setSpy = vi.spyOn(globalThis, "setTimeout").mockImplementation(((
       callback: () => void,
       ms?: number,
       ...rest: unknown[]
     ) => {
       const handle = realSetTimeout(callback, ms, ...rest);
-      if (ms === 61_234) armed.push(handle);
+      if (ms !== undefined && ms > 60_000 && ms <= 61_234) armed.push(handle);
       return handle;
     }) as typeof setTimeout);
-    const clearSpy = vi.spyOn(globalThis, "clearTimeout").mockImplementation(((
-      handle?: Parameters<typeof clearTimeout>[0],
-    ) => {
-      cleared.add(handle);
-      realClearTimeout(handle);
-    }) as typeof clearTimeout);
     try {
       for (let i = 0; i < 20; i++) await post(client, `${server.url}/echo`);
+      await Promise.all(Array.from({ length: 20 }, () => post(client, `${server.url}/echo`)));
       await post(client, `${server.url}/status/500`);
       const controller = new AbortController();
       const aborted = post(client, `${server.url}/hang`, { signal: controller.signal });
@@ -348,10 +347,75 @@ describe("Http2Transport", () => {
       await expect(aborted).rejects.toThrow();
     } finally {
       setSpy.mockRestore();
-      clearSpy.mockRestore();
     }
-    expect(armed).toHaveLength(22);
-    expect(armed.every((handle) => cleared.has(handle))).toBe(true);
+    // 42 requests, one timer: armed once for the first deadline, which is still the earliest to come.
+    expect(armed).toHaveLength(1);
+    expect(client.stats()).toMatchObject({ pendingDeadlines: 0, deadlineTimersArmed: 1, activeStreams: 0 });
+  });
+
+  it("fires every request's own deadline, the later ones after the earliest", async () => {
+    const { server, observed } = await startServer();
+    useFakeClock();
+    const client = transport({ requestTimeoutMs: 150 });
+    const outcome = (pending: Promise<unknown>) => {
+      const state = { settled: false, error: "" };
+      pending.then(
+        () => {
+          state.settled = true;
+        },
+        (error: unknown) => {
+          state.settled = true;
+          state.error = String(error);
+        },
+      );
+      return state;
+    };
+    const first = outcome(post(client, `${server.url}/hang`));
+    await observed.arrived("/hang");
+    vi.advanceTimersByTime(100);
+    const second = outcome(post(client, `${server.url}/hang`));
+    // A request's own timeoutMs can only shorten the deadline: due at 100 + 20, before the first.
+    const third = outcome(
+      client.fetch(`${server.url}/hang`, { method: "POST", headers: {}, body: "{}", timeoutMs: 20 }),
+    );
+    await observed.arrived("/hang", 3);
+    vi.advanceTimersByTime(20);
+    await settle();
+    expect([first.settled, second.settled, third.settled]).toEqual([false, false, true]);
+    expect(third.error).toMatch(/no response within 20 ms/);
+    vi.advanceTimersByTime(30);
+    await settle();
+    expect([first.settled, second.settled]).toEqual([true, false]);
+    expect(first.error).toMatch(/no response within 150 ms/);
+    vi.advanceTimersByTime(99);
+    await settle();
+    expect(second.settled).toBe(false);
+    vi.advanceTimersByTime(1);
+    await settle();
+    expect(second.error).toMatch(/no response within 150 ms/);
+    expect(client.stats()).toMatchObject({ pendingDeadlines: 0, activeStreams: 0 });
+    vi.useRealTimers();
+  });
+
+  it("times out a request still waiting for its connection", async () => {
+    useFakeClock();
+    // A port that accepts TCP but never speaks TLS: the session never connects.
+    const silent = await new Promise<import("node:net").Server>((resolve) => {
+      const server = createServer(() => undefined).listen(0, "127.0.0.1", () => resolve(server));
+    });
+    try {
+      const port = (silent.address() as import("node:net").AddressInfo).port;
+      const client = transport({ requestTimeoutMs: 100, connectTimeoutMs: 60_000 });
+      const pending = post(client, `https://127.0.0.1:${port}/echo`);
+      const failed = expect(pending).rejects.toThrow(/no response within 100 ms/);
+      expect(client.stats().queuedRequests).toBe(1);
+      vi.advanceTimersByTime(100);
+      await failed;
+      expect(client.stats()).toMatchObject({ queuedRequests: 0, pendingDeadlines: 0 });
+    } finally {
+      vi.useRealTimers();
+      silent.close();
+    }
   });
 
   it("aborts a request in flight when its signal fires", async () => {
