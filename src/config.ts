@@ -49,6 +49,8 @@ export interface GatewayLimits {
 export interface GatewayConfig {
   readonly pushJid: string;
   readonly gatewayToken?: string;
+  /** Bearer token of `GET /metrics` on Node (`METRICS_TOKEN`); without it that route answers `404`. */
+  readonly metricsToken?: string;
   /** Key for nodes that prove their mint time (docs/protocol.md section 5). */
   readonly nodeMacKey?: string;
   /**
@@ -222,9 +224,13 @@ export function parseConfig(env: ConfigSource, readers: readonly ProviderConfigR
   if (serverKey !== undefined && serverKey.length < MIN_KEY_LENGTH)
     throw new ConfigError("SERVER_KEY", `must have at least ${MIN_KEY_LENGTH} characters`);
   const gatewayToken = optionalString(env, "GATEWAY_TOKEN");
+  const metricsToken = optionalString(env, "METRICS_TOKEN");
+  if (metricsToken !== undefined && (metricsToken.length < MIN_KEY_LENGTH || /\s/.test(metricsToken)))
+    throw new ConfigError("METRICS_TOKEN", `must be at least ${MIN_KEY_LENGTH} characters, no spaces`);
   return {
     pushJid: pushJid.toLowerCase(),
     ...(gatewayToken !== undefined ? { gatewayToken } : {}),
+    ...(metricsToken !== undefined ? { metricsToken } : {}),
     ...(nodeMacKey !== undefined ? { nodeMacKey } : {}),
     ...(serverKey !== undefined ? { serverKey } : {}),
     restKeys: parseRestKeys(env, apps),

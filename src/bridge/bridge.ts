@@ -5,6 +5,14 @@ import type { ComponentConfig } from "./config";
 import { type PostStanza, Relay } from "./relay";
 import type { IncomingStanza } from "./stanza";
 
+/** What the bridge reports about its stream, as it happens (`serve` turns it into metrics, docs/operations.md). */
+export interface BridgeObserver {
+  /** The component is now online (authenticated), or not (at start, and when its stream ends). */
+  connection(online: boolean): void;
+  /** A reconnection was scheduled after the stream ended or an attempt failed. */
+  reconnectScheduled(): void;
+}
+
 export interface BridgeOptions {
   readonly config: ComponentConfig;
   readonly log: Logger;
@@ -20,6 +28,7 @@ export interface BridgeOptions {
   /** How long shutdown waits for stanzas in flight before answering them `wait` (ms), default 10 s. */
   readonly shutdownGraceMs?: number;
   readonly random?: () => number;
+  readonly observer?: BridgeObserver;
 }
 
 /** A running bridge. */
@@ -56,6 +65,8 @@ export function startBridge(options: BridgeOptions): Bridge {
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const random = options.random ?? Math.random;
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const observer = options.observer;
+  observer?.connection(false);
   const xmpp = component({ service: config.service, domain: config.pushJid, password: config.secret });
   // @xmpp/component mounts an IQ callee that answers every IQ request itself (service-unavailable);
   // the bridge relays every stanza, so that listener goes, and so does the fixed-delay reconnect.
@@ -115,6 +126,7 @@ export function startBridge(options: BridgeOptions): Bridge {
     clearTimeout(watchdog);
     const delayMs = reconnectDelay(Math.max(0, attempt - 1), backoff, random);
     log.log("info", "bridge-reconnect-scheduled", { delayMs, attempt });
+    observer?.reconnectScheduled();
     retryTimer = setTimeout(() => void connect(), delayMs);
   };
 
@@ -123,10 +135,12 @@ export function startBridge(options: BridgeOptions): Bridge {
       clearTimeout(watchdog);
       attempt = 0;
       log.log("info", "bridge-online", { jid: config.pushJid });
+      observer?.connection(true);
       for (const resolve of onlineWaiters) resolve();
       onlineWaiters.clear();
     } else if (status === "disconnect") {
       log.log(stopping ? "info" : "warn", "bridge-disconnected", { jid: config.pushJid });
+      observer?.connection(false);
       scheduleReconnect();
     }
   });

@@ -1,5 +1,5 @@
 export { type BackoffOptions, DEFAULT_BACKOFF, reconnectDelay } from "./backoff";
-export { type Bridge, type BridgeOptions, startBridge } from "./bridge";
+export { type Bridge, type BridgeObserver, type BridgeOptions, startBridge } from "./bridge";
 export {
   type BridgeConfig,
   type BridgeEnv,

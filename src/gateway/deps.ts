@@ -1,5 +1,6 @@
 import type { GatewayConfig } from "../config";
 import type { Logger } from "../log";
+import type { Metrics } from "../ports/metrics";
 import type { ProviderDirectory } from "../ports/provider";
 import type { RegistrationStore } from "../ports/store";
 import type { Keyring } from "./keys";
@@ -12,6 +13,8 @@ export interface GatewayDeps {
   /** Secrets derived from the server key (publish secrets). */
   readonly keys: Keyring;
   readonly log: Logger;
+  /** Counters and histograms of docs/operations.md; `NO_METRICS` where nothing is exported. */
+  readonly metrics: Metrics;
   /** Milliseconds since the epoch. */
   readonly now: () => number;
   /** Cryptographically strong random bytes. */

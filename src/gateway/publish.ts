@@ -8,6 +8,7 @@ import { parseJid } from "../xmpp/jid";
 import type { PublishRequest } from "../xmpp/publish";
 import type { StanzaError } from "../xmpp/stanza";
 import type { GatewayDeps } from "./deps";
+import { outcomeReason, publishDialect, publishReplyLabel } from "./metric-labels";
 import { constantTimeEqual, provesRecentMint } from "./tokens";
 
 /** The answer to a publish: an empty result or a stanza error (docs/protocol.md section 5). */
@@ -72,19 +73,29 @@ async function secretMatches(
   return offered !== undefined && constantTimeEqual(offered, await deps.keys.publishSecret(registration.node));
 }
 
+/** One send to the provider, counted by outcome and timed (docs/operations.md). */
+async function sendOnce(deps: GatewayDeps, provider: PushProvider, request: PushRequest): Promise<PushOutcome> {
+  const started = deps.now();
+  const outcome = await provider.send(request);
+  const labels = { provider: provider.id, route: provider.route ?? "direct", outcome: outcome.kind } as const;
+  deps.metrics.count("providerOutcomes", { ...labels, reason: outcomeReason(outcome) });
+  deps.metrics.observe("providerSeconds", labels, (deps.now() - started) / 1000);
+  return outcome;
+}
+
 async function sendWithRetry(
   deps: GatewayDeps,
   provider: PushProvider,
   request: PushRequest,
   trace: Trace,
 ): Promise<PushOutcome> {
-  const outcome = await provider.send(request);
+  const outcome = await sendOnce(deps, provider, request);
   if (outcome.kind !== "retry-later" || !request.budget.canRetry) return outcome;
   const delay = outcome.retryAfterMs ?? DEFAULT_RETRY_DELAY_MS;
   if (delay + RETRY_MARGIN_MS > request.budget.remainingMs()) return outcome;
   await deps.sleep(delay);
   trace.retried = true;
-  return carryRoute(outcome, await provider.send(routedRequest(request, outcome)));
+  return carryRoute(outcome, await sendOnce(deps, provider, routedRequest(request, outcome)));
 }
 
 /** The request again, for the registration with what the route made during the last attempt. */
@@ -110,6 +121,7 @@ async function forget(
   let siblings: readonly string[] = [];
   try {
     await deps.store.delete(registration, "token-dead");
+    deps.metrics.count("registrationRemovals", { style: registration.style, reason: "token-dead" });
     siblings = (await provider.tokenDead?.(registration, outcome)) ?? [];
   } catch (error) {
     deps.log.log("error", "store-failure", {
@@ -126,6 +138,7 @@ async function forget(
       const lookup = await deps.store.get(node);
       if (lookup.kind !== "found") continue;
       await deps.store.delete(lookup.registration, "token-dead");
+      deps.metrics.count("registrationRemovals", { style: lookup.registration.style, reason: "token-dead-shared" });
       await deps.providers
         .get(lookup.registration.app, lookup.registration.provider)
         ?.unregistered?.(lookup.registration);
@@ -167,6 +180,12 @@ async function deliver(
   if (!provider) {
     trace.outcome = "misconfigured";
     trace.reason = `no ${registration.provider} provider for app ${registration.app}`;
+    deps.metrics.count("providerOutcomes", {
+      provider: registration.provider,
+      route: "none",
+      outcome: "misconfigured",
+      reason: "no-provider",
+    });
     return WAIT;
   }
   const budget = new PushBudget(deps.now, deps.now() + PUBLISH_DEADLINE_MS);
@@ -241,6 +260,9 @@ export async function publishNotification(
       reply = await deliver(deps, registration, publish, trace);
     }
   }
+  const replyLabel = publishReplyLabel(reply);
+  deps.metrics.count("publishes", { dialect: publishDialect(publish.notification), reply: replyLabel });
+  deps.metrics.observe("publishSeconds", { reply: replyLabel }, (deps.now() - started) / 1000);
   const level = LOUD_OUTCOMES.has(trace.outcome) ? "error" : "info";
   deps.log.log(level, "publish", {
     node: redact(publish.node),

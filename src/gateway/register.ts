@@ -125,6 +125,7 @@ export async function registerDevice(deps: GatewayDeps, input: RegisterInput): P
       // The platform refused the token: a registration that cannot be delivered to is undone.
       await deps.store.delete(registration, "unregistered");
       await provider.unregistered?.(registration);
+      deps.metrics.count("registrationRemovals", { style: registration.style, reason: "route-refused" });
       deps.log.log("warn", "registration-refused", {
         reason: "route",
         field: routed.error.field,
@@ -136,6 +137,11 @@ export async function registerDevice(deps: GatewayDeps, input: RegisterInput): P
     if (routed.value !== registration) await deps.store.update(routed.value);
     registration = routed.value;
   }
+  deps.metrics.count("registrations", {
+    style: registration.style,
+    origin: input.origin,
+    event: outcome.kind === "refreshed" ? "refreshed" : "created",
+  });
   deps.log.log("info", outcome.kind === "refreshed" ? "registration-refreshed" : "registration-created", {
     node: redact(registration.node),
     provider: registration.provider,
@@ -162,6 +168,7 @@ export async function unregisterDevice(deps: GatewayDeps, identity: Registration
   if (!existing) return false;
   await deps.store.delete(existing, "unregistered");
   await deps.providers.get(existing.app, existing.provider)?.unregistered?.(existing);
+  deps.metrics.count("registrationRemovals", { style: existing.style, reason: "unregistered" });
   deps.log.log("info", "registration-deleted", {
     node: redact(existing.node),
     provider: existing.provider,
@@ -187,6 +194,7 @@ export async function unregisterRestRegistration(
   if (!constantTimeEqual(secret, await deps.keys.publishSecret(node))) return false;
   await deps.store.delete(registration, "unregistered");
   await deps.providers.get(registration.app, registration.provider)?.unregistered?.(registration);
+  deps.metrics.count("registrationRemovals", { style: registration.style, reason: "unregistered" });
   deps.log.log("info", "registration-deleted", { node: redact(node), reason: "unregistered", via: "rest" });
   return true;
 }

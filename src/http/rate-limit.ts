@@ -105,9 +105,15 @@ const countedBy = new WeakMap<RateLimiter, WeakSet<Request>>();
  * Refuses a request with `429 Too Many Requests` and `Retry-After` (RFC 6585 section 4) when its client
  * is over the limit. A request whose client cannot be told (no address) counts against one shared key,
  * so it is still bounded. A request counts once per limiter, under the first limited pattern it matches
- * (`/v1/registrations/*` also matches `/v1/registrations` in Hono).
+ * (`/v1/registrations/*` also matches `/v1/registrations` in Hono). `refused` hears of every refusal
+ * (the metrics).
  */
-export function rateLimit(limiter: RateLimiter, clientAddress: ClientAddress, route: string): MiddlewareHandler {
+export function rateLimit(
+  limiter: RateLimiter,
+  clientAddress: ClientAddress,
+  route: string,
+  refused?: (c: Context) => void,
+): MiddlewareHandler {
   let counted = countedBy.get(limiter);
   if (counted === undefined) {
     counted = new WeakSet();
@@ -119,7 +125,10 @@ export function rateLimit(limiter: RateLimiter, clientAddress: ClientAddress, ro
     seen.add(c.req.raw);
     const address = clientAddress(c);
     const key = `${route}|${address === undefined ? "unknown" : rateLimitKey(address)}`;
-    if (!(await limiter.allow(key))) return c.json({ error: "rate limited" }, 429, { "retry-after": "60" });
+    if (!(await limiter.allow(key))) {
+      refused?.(c);
+      return c.json({ error: "rate limited" }, 429, { "retry-after": "60" });
+    }
     await next();
   };
 }

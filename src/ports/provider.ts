@@ -67,6 +67,8 @@ export type TokenDeadOutcome = Extract<PushOutcome, { kind: "token-dead" }>;
  */
 export interface PushProvider extends RouteHooks {
   readonly id: ProviderId;
+  /** How its pushes reach the platform, for metrics (docs/operations.md); `direct` when absent. */
+  readonly route?: "direct" | "sns";
   /** Sends one push; only programming faults throw, everything the provider says is an outcome. */
   send(request: PushRequest): Promise<PushOutcome>;
   /**

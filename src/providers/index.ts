@@ -1,5 +1,6 @@
 export * from "./apns";
 export * from "./budget-spent";
+export * from "./counted-credentials";
 export * from "./descriptor";
 export * from "./directory";
 export * from "./fcm";

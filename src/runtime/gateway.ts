@@ -6,9 +6,11 @@ import { createKeyring } from "../gateway/keys";
 import { type AppOptions, createApp } from "../http/app";
 import type { Logger } from "../log";
 import type { CredentialCache, HttpTransport } from "../ports";
+import { type Metrics, NO_METRICS } from "../ports/metrics";
 import type { RegistrationStore } from "../ports/store";
-import { createProviderDirectory, MemoryCredentialCache, parseGatewayConfig } from "../providers";
+import { countTokenMints, createProviderDirectory, MemoryCredentialCache, parseGatewayConfig } from "../providers";
 import type { SnsRouteFactory } from "../providers/descriptor";
+import { countStoreFailures } from "../store/counted-store";
 
 /** What a runtime adapter supplies: where registrations live, how providers are reached, where logs go. */
 export interface RuntimeParts {
@@ -16,6 +18,12 @@ export interface RuntimeParts {
   readonly transport: HttpTransport;
   readonly log: Logger;
   readonly credentials?: CredentialCache;
+  /**
+   * Where the counters and histograms of docs/operations.md go: Prometheus on Node, a batch written per
+   * request (Workers) or per invocation (Lambda); default {@link NO_METRICS}. The store's failures and
+   * the providers' token mints are counted here too.
+   */
+  readonly metrics?: Metrics;
   readonly now?: () => number;
   /**
    * The server key when `SERVER_KEY` is unset: a runtime that can keep one safely supplies it (a key file
@@ -47,11 +55,12 @@ export async function buildGateway(source: ConfigSource, parts: RuntimeParts): P
   const serverKey = config.serverKey ?? parts.serverKey?.(config);
   if (serverKey === undefined)
     throw new ConfigError("SERVER_KEY", "is missing: set it to a random secret of at least 32 characters");
-  const store = parts.store(config);
+  const metrics = parts.metrics ?? NO_METRICS;
+  const store = countStoreFailures(parts.store(config), metrics);
   const sns = parts.sns?.(store, parts.log);
   const providers = await createProviderDirectory(config, {
     transport: parts.transport,
-    credentials: parts.credentials ?? new MemoryCredentialCache(now),
+    credentials: countTokenMints(parts.credentials ?? new MemoryCredentialCache(now), metrics),
     now,
     ...(sns !== undefined ? { sns } : {}),
   });
@@ -61,6 +70,7 @@ export async function buildGateway(source: ConfigSource, parts: RuntimeParts): P
     providers,
     keys: createKeyring(serverKey),
     log: parts.log,
+    metrics,
     now,
     randomBytes: webCryptoRandomBytes,
     sleep: realSleep,

@@ -14,9 +14,11 @@ import { MemoryCredentialCache } from "../providers";
 import { createSnsRoute } from "../providers/sns/route";
 import { DynamoDbRegistrationStore } from "../store/dynamodb";
 import { awsClientConfig, requiredVariable } from "./aws-config";
+import { emfLines } from "./emf-metrics";
 import { buildGateway, buildOnce } from "./gateway";
 import { Http2Transport } from "./http2-transport";
 import { MemoryRateLimiter } from "./memory-rate-limiter";
+import { MetricBatch } from "./metric-batch";
 import { snsClientsFromEnv } from "./sns-sdk";
 
 /**
@@ -45,6 +47,9 @@ export type LambdaEnv = Readonly<Record<string, string | undefined>>;
  */
 export const STALE_SESSION_MS = 60_000;
 
+/** The container's transports by default: HTTP/2 sessions that PING at the staleness interval. */
+const DEFAULT_CREATE = (): ClosableTransport => new Http2Transport({ pingIntervalMs: STALE_SESSION_MS });
+
 /** The part of {@link Http2Transport} the container transport uses (tests give a counting fake). */
 export interface ClosableTransport {
   readonly fetch: HttpTransport;
@@ -60,17 +65,22 @@ export interface ClosableTransport {
  * transport is closed (its sessions are idle, so at once). The transport's own timers are `unref()`'d.
  */
 export class ContainerTransport {
-  readonly fetch: HttpTransport = (url, init) => this.#request(url, init);
+  /** Enforces each request's `timeoutMs` when the transports it makes do (Http2Transport does). */
+  readonly fetch: HttpTransport;
   #current: ClosableTransport | undefined;
   #lastUse = Number.NEGATIVE_INFINITY;
   #inFlight = 0;
   #renewals = 0;
 
   constructor(
-    private readonly create: () => ClosableTransport = () => new Http2Transport({ pingIntervalMs: STALE_SESSION_MS }),
+    private readonly create: () => ClosableTransport = DEFAULT_CREATE,
     private readonly staleAfterMs: number = STALE_SESSION_MS,
     private readonly now: () => number = Date.now,
-  ) {}
+    enforcesTimeout = create === DEFAULT_CREATE,
+  ) {
+    const request: HttpTransport = (url, init) => this.#request(url, init);
+    this.fetch = enforcesTimeout ? Object.assign(request, { enforcesTimeout: true as const }) : request;
+  }
 
   /** Transports made so far (a new one after every idle gap). */
   get renewals(): number {
@@ -108,6 +118,16 @@ export class ContainerTransport {
 const containerTransport = new ContainerTransport();
 const containerCredentials = new MemoryCredentialCache(Date.now);
 
+/**
+ * Writes one line to stdout directly, not through `console.log`: Lambda's console adds its own prefix
+ * (or, with JSON logs, wraps the line in a `message`), and CloudWatch then reads no embedded metrics.
+ * Synchronous on Lambda (stdout is a pipe on Linux), so every line is out before the handler returns.
+ * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Generation.html
+ */
+function writeStdoutLine(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
 export interface LambdaHandlerOptions {
   /** The variables of docs/protocol.md section 8; default `process.env`, read at the first invocation. */
   readonly env?: LambdaEnv;
@@ -120,6 +140,8 @@ export interface LambdaHandlerOptions {
   /** The registration store; default {@link DynamoDbRegistrationStore} over `REGISTRATIONS_TABLE`. */
   readonly store?: (config: GatewayConfig) => RegistrationStore;
   readonly now?: () => number;
+  /** Where the CloudWatch EMF lines of each invocation go (docs/operations.md section 5); default stdout. */
+  readonly writeMetrics?: (line: string) => void;
 }
 
 /**
@@ -251,7 +273,8 @@ function plain(status: number, text: string): LambdaHttpResult {
  * `PROVIDER_SECRET_ID`; `SERVER_KEY` is required (no fallback: containers are many and short-lived);
  * registrations live in DynamoDB (`REGISTRATIONS_TABLE`). A bad variable answers every request with a
  * 500 naming it and is logged once, as on Workers. Requests are limited per client by a
- * {@link MemoryRateLimiter} keyed on `requestContext.http.sourceIp`.
+ * {@link MemoryRateLimiter} keyed on `requestContext.http.sourceIp`. Each invocation's metrics are written
+ * as CloudWatch EMF lines before it returns (docs/operations.md section 5).
  * @see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html
  * @see https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html
  * @see https://hono.dev/docs/getting-started/aws-lambda
@@ -259,6 +282,16 @@ function plain(status: number, text: string): LambdaHttpResult {
 export function createLambdaHandler(options: LambdaHandlerOptions = {}): LambdaHttpHandler {
   // console.log on Lambda's Node runtime writes synchronously, so every line is out before we return.
   const log = options.log ?? jsonLogger((line) => console.log(line));
+  // One invocation at a time per container: what the batch holds after one is that invocation's.
+  const metrics = new MetricBatch();
+  const writeMetrics = options.writeMetrics ?? writeStdoutLine;
+  const flushMetrics = () => {
+    try {
+      for (const line of emfLines(metrics.drain(), log)) writeMetrics(line);
+    } catch (error) {
+      log.log("warn", "metrics-not-written", { error: String(error).slice(0, 200) });
+    }
+  };
   const built = buildOnce(async () => {
     const env = options.env ?? process.env;
     const source = mergeSources(await readProviderSecret(env), env);
@@ -274,6 +307,7 @@ export function createLambdaHandler(options: LambdaHandlerOptions = {}): LambdaH
       transport: options.transport ?? containerTransport.fetch,
       credentials: options.credentials ?? containerCredentials,
       log,
+      metrics,
       sns: (store, routeLog) =>
         createSnsRoute({ client: snsClientsFromEnv(env), ledger: store.endpoints, log: routeLog }),
       ...(options.now === undefined ? {} : { now: options.now }),
@@ -292,10 +326,14 @@ export function createLambdaHandler(options: LambdaHandlerOptions = {}): LambdaH
   }, log);
 
   return async (event) => {
-    const result = await built();
-    if (!result.ok) return plain(500, result.error.message);
-    if (!isPayloadV2(event)) return plain(400, "unsupported event: expected a Function URL or HTTP API 2.0 event");
-    return toResult(await result.value.serve(toHonoEvent(event)));
+    try {
+      const result = await built();
+      if (!result.ok) return plain(500, result.error.message);
+      if (!isPayloadV2(event)) return plain(400, "unsupported event: expected a Function URL or HTTP API 2.0 event");
+      return toResult(await result.value.serve(toHonoEvent(event)));
+    } finally {
+      flushMetrics();
+    }
   };
 }
 

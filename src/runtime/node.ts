@@ -12,6 +12,7 @@ import { buildGateway, configSource, type Gateway } from "./gateway";
 import { Http2Transport } from "./http2-transport";
 import { MemoryRateLimiter } from "./memory-rate-limiter";
 import { nodeClientAddress } from "./node-client-address";
+import { PrometheusMetrics } from "./prometheus-metrics";
 import { snsClientsFromEnv } from "./sns-sdk";
 import { SqliteRegistrationStore } from "./sqlite-store";
 
@@ -47,12 +48,16 @@ export interface NodeGatewayOptions {
   readonly log?: Logger;
   /** Overrides {@link DEFAULT_TIMEOUTS} (tests use short ones). */
   readonly timeouts?: Partial<NodeServerTimeouts>;
+  /** The gateway's metrics, served by `GET /metrics` when `METRICS_TOKEN` is set; default a new registry. */
+  readonly metrics?: PrometheusMetrics;
 }
 
 /** A gateway listening on Node. */
 export interface RunningNodeGateway {
   readonly gateway: Gateway;
   readonly transport: Http2Transport;
+  /** What `GET /metrics` serves (docs/operations.md section 3). */
+  readonly metrics: PrometheusMetrics;
   readonly server: ServerType;
   /** `http://HOST:PORT`. */
   readonly url: string;
@@ -205,6 +210,7 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const log = options.log ?? jsonLogger((line) => console.log(line));
   const transport = options.transport ?? new Http2Transport();
+  const metrics = options.metrics ?? new PrometheusMetrics();
   let gateway: Gateway;
   let listening: { server: ServerType; port: number };
   let store: RegistrationStore | undefined;
@@ -219,12 +225,14 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
       },
       serverKey: () => fallbackServerKey(env),
       transport: transport.fetch,
+      metrics,
       sns: (routeStore, routeLog) =>
         createSnsRoute({ client: snsClientsFromEnv(env), ledger: routeStore.endpoints, log: routeLog }),
       log,
       http: (config) => ({
         rateLimiter: new MemoryRateLimiter({ ratePerMinute: config.limits.ratePerMinute }),
         clientAddress: nodeClientAddress(config.trustedProxies),
+        metricsExposition: metrics,
       }),
     });
     listening = await listen(gateway, { port, hostname, timeouts, maxConnections });
@@ -239,6 +247,7 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
   return {
     gateway,
     transport,
+    metrics,
     server,
     url,
     port: listening.port,

@@ -1,9 +1,10 @@
-import { type Bridge, type PostStanza, parseComponentConfig, startBridge } from "../bridge";
+import { type Bridge, type BridgeObserver, type PostStanza, parseComponentConfig, startBridge } from "../bridge";
 import { ConfigError } from "../config";
 import { type GatewayDeps, webCryptoRandomBytes } from "../gateway/deps";
 import { mintSecret } from "../gateway/tokens";
 import { answerXmppText } from "../http/xmpp";
 import { jsonLogger, type Logger } from "../log";
+import type { Metrics } from "../ports/metrics";
 import type { Http2Transport } from "./http2-transport";
 import { type RunningNodeGateway, startNodeGateway } from "./node";
 
@@ -35,6 +36,14 @@ export function inProcessPoster(deps: GatewayDeps): PostStanza {
   return (text) => answerXmppText(deps, text);
 }
 
+/** The component's connection as metrics: `xmpp_push_bridge_connected` and its reconnections. */
+export function bridgeMetrics(metrics: Metrics): BridgeObserver {
+  return {
+    connection: (online) => metrics.set("bridgeConnected", {}, online ? 1 : 0),
+    reconnectScheduled: () => metrics.count("bridgeReconnects", {}),
+  };
+}
+
 /**
  * Starts the whole push service for a small self-hosted XMPP server: the Node gateway with its
  * registrations in SQLite (`STORE_PATH`, default {@link DEFAULT_STORE_PATH}) and the XEP-0114 component
@@ -59,7 +68,12 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningSer
     await gateway.close();
     throw new ConfigError("PUSH_JID", "differs between the gateway and the component");
   }
-  const bridge = startBridge({ config: component, log, post: inProcessPoster(gateway.gateway.deps) });
+  const bridge = startBridge({
+    config: component,
+    log,
+    post: inProcessPoster(gateway.gateway.deps),
+    observer: bridgeMetrics(gateway.gateway.deps.metrics),
+  });
   let closing: Promise<void> | undefined;
   return {
     gateway,

@@ -4,7 +4,9 @@ import { jsonLogger } from "../log";
 import type { HttpTransport } from "../ports/transport";
 import { MemoryCredentialCache, SharedCredentialCache } from "../providers";
 import { KvRegistrationStore } from "../store/kv";
+import { analyticsEngineDataPoint } from "./analytics-engine";
 import { buildGateway, buildOnce, configSource, type Gateway, type RuntimeParts } from "./gateway";
+import { MetricBatch, type MetricSample } from "./metric-batch";
 import { DurableObjectEndpointLedger, DurableObjectOwnerIndex } from "./registration-index";
 import { cloudflareClientAddress, workerRateLimiter } from "./worker-rate-limiter";
 
@@ -18,7 +20,32 @@ const fetchTransport: HttpTransport = (url, init) => fetch(url, init);
 /** The SNS route of an entry that offers it, from the Worker's environment (see worker-sns.ts). */
 export type WorkerSnsRoute = (env: Env) => RuntimeParts["sns"];
 
-async function build(env: Env, sns: WorkerSnsRoute | undefined): Promise<Gateway> {
+/**
+ * The metrics of a Worker: one batch per request, for what its use cases report, and one for the
+ * isolate, for what is counted outside them (token mints, store failures), written with the request
+ * that drains it.
+ */
+interface WorkerMetrics {
+  readonly isolate: MetricBatch;
+  readonly requests: WeakMap<Request, MetricBatch>;
+}
+
+/**
+ * Writes one request's samples as one Analytics Engine data point (docs/operations.md section 4);
+ * nothing when the `METRICS` binding is absent or the request reported nothing.
+ * @see https://developers.cloudflare.com/analytics/analytics-engine/get-started/
+ */
+function writeDataPoint(binding: AnalyticsEngineDataset | undefined, samples: readonly MetricSample[]): void {
+  const point = analyticsEngineDataPoint(samples);
+  if (binding === undefined || point === undefined) return;
+  try {
+    binding.writeDataPoint(point);
+  } catch (error) {
+    log.log("warn", "metrics-not-written", { error: String(error).slice(0, 200) });
+  }
+}
+
+async function build(env: Env, sns: WorkerSnsRoute | undefined, metrics: WorkerMetrics): Promise<Gateway> {
   const kv = env.REGISTRATIONS;
   if (kv === undefined) throw new ConfigError("REGISTRATIONS", "KV binding is missing (see wrangler.toml)");
   return buildGateway(configSource(env), {
@@ -37,10 +64,12 @@ async function build(env: Env, sns: WorkerSnsRoute | undefined): Promise<Gateway
     // Provider tokens shared between isolates through the same namespace (`cred:` keys).
     credentials: new SharedCredentialCache(new MemoryCredentialCache(Date.now), kv, Date.now),
     log,
+    metrics: metrics.isolate,
     // The limit is the binding's (wrangler.toml); RATE_LIMIT_PER_MINUTE only sizes the fallback.
     http: (config) => ({
       rateLimiter: workerRateLimiter(env.RATE_LIMITER, config.limits.ratePerMinute, log),
       clientAddress: cloudflareClientAddress,
+      requestMetrics: (request) => metrics.requests.get(request),
     }),
   });
 }
@@ -48,17 +77,25 @@ async function build(env: Env, sns: WorkerSnsRoute | undefined): Promise<Gateway
 /**
  * A Cloudflare Workers entry: configuration is parsed once per isolate, from the first request's
  * environment; a bad value answers every request with a 500 naming the variable. `sns` adds the SNS
- * delivery route (the `sns` entry); without it `APNS_VIA=sns` stops start-up.
+ * delivery route (the `sns` entry); without it `APNS_VIA=sns` stops start-up. Each request's metrics
+ * become one data point of the `METRICS` Analytics Engine binding, when it is bound.
  * @see https://developers.cloudflare.com/workers/runtime-apis/handlers/fetch/
  */
 export function workerHandler(sns?: WorkerSnsRoute): ExportedHandler<Env> {
   let gateway: (() => Promise<Result<Gateway, ConfigError>>) | undefined;
+  const metrics: WorkerMetrics = { isolate: new MetricBatch(), requests: new WeakMap() };
   return {
     async fetch(request, env, ctx): Promise<Response> {
-      gateway ??= buildOnce(() => build(env, sns), log);
+      gateway ??= buildOnce(() => build(env, sns, metrics), log);
       const result = await gateway();
       if (!result.ok) return new Response(`${result.error.message}\n`, { status: 500 });
-      return result.value.app.fetch(request, env, ctx);
+      const requestMetrics = new MetricBatch();
+      metrics.requests.set(request, requestMetrics);
+      try {
+        return await result.value.app.fetch(request, env, ctx);
+      } finally {
+        writeDataPoint(env.METRICS, [...metrics.isolate.drain(), ...requestMetrics.drain()]);
+      }
     },
   };
 }

@@ -39,6 +39,7 @@ const HOST = "localhost";
 const PUSH_JID = "push.localhost";
 const GATEWAY_TOKEN = `e2e-gateway-token-${randomBytes(8).toString("hex")}`;
 const COMPONENT_SECRET = `e2e-component-secret-${randomBytes(8).toString("hex")}`;
+const METRICS_TOKEN = `e2e-metrics-token-${randomBytes(16).toString("hex")}`;
 const PASSWORD = "e2e-password";
 const USERS = ["alice", "bob", "carol"] as const;
 const WAIT_MS = 10_000;
@@ -115,6 +116,7 @@ describe("end to end: Prosody 0.12 + mod_cloud_notify -> npm run serve (SQLite) 
       HOST: "127.0.0.1",
       PORT: String(servePort),
       NODE_EXTRA_CA_CERTS: world.certificate.certPath,
+      METRICS_TOKEN,
     };
     await startServeProcess();
     users = new XmppUsers({ c2sPort, domain: HOST, password: PASSWORD });
@@ -197,6 +199,32 @@ describe("end to end: Prosody 0.12 + mod_cloud_notify -> npm run serve (SQLite) 
     });
     expect(push?.body).toMatchObject({ account: "carol@localhost", "unread-messages": 1 });
     expect(prosody?.pushStore("carol")).toContain(node);
+  });
+
+  it("serves GET /metrics: the component connected, and the registrations and pushes the server caused", async () => {
+    const response = await fetch(`http://127.0.0.1:${servePort}/metrics`, {
+      headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const value = (line: string) =>
+      Number(
+        text
+          .split("\n")
+          .find((row) => row.startsWith(`${line} `))
+          ?.split(" ")[1],
+      );
+    expect(value("xmpp_push_bridge_connected")).toBe(1);
+    expect(value('xmpp_push_registrations_total{style="device",origin="xmpp",event="created"}')).toBe(1);
+    expect(value('xmpp_push_registrations_total{style="token",origin="xmpp",event="created"}')).toBe(1);
+    expect(value('xmpp_push_publishes_total{dialect="summary",reply="result"}')).toBeGreaterThanOrEqual(2);
+    for (const provider of ["fcm", "apns"])
+      expect(
+        value(
+          `xmpp_push_provider_outcomes_total{provider="${provider}",route="direct",outcome="delivered",reason="none"}`,
+        ),
+      ).toBeGreaterThanOrEqual(1);
+    expect((await fetch(`http://127.0.0.1:${servePort}/metrics`)).status).toBe(401);
   });
 
   it("restarted with the same STORE_PATH, it pushes to the same tokens without registering again", async () => {

@@ -23,7 +23,14 @@ export const SNS_XMLNS = "http://sns.amazonaws.com/doc/2010-03-31/";
 export const SNS_API_VERSION = "2010-03-31";
 
 /** The actions this fake answers. */
-export type FakeSnsAction = "CreatePlatformEndpoint" | "DeleteEndpoint" | "Publish";
+export type FakeSnsAction =
+  | "CreatePlatformEndpoint"
+  | "DeleteEndpoint"
+  | "Publish"
+  | "CreatePlatformApplication"
+  | "GetPlatformApplicationAttributes"
+  | "SetPlatformApplicationAttributes"
+  | "DeletePlatformApplication";
 
 /** A platform application's platform, as in `arn:aws:sns:REGION:ACCOUNT:app/PLATFORM/NAME`. */
 export type SnsPlatform =
@@ -124,6 +131,15 @@ export interface FakeSnsEndpoint {
   readonly enabled: boolean;
 }
 
+/** A platform application as the fake keeps it (what `CreatePlatformApplication` or {@link FakeSnsServer.createPlatformApplication} made). */
+export interface FakeSnsApplication {
+  readonly arn: string;
+  readonly platform: SnsPlatform;
+  readonly name: string;
+  /** Every attribute set, credentials included (SNS never answers those back; the fake's owner may look). */
+  readonly attributes: Readonly<Record<string, string>>;
+}
+
 export interface FakeSnsOptions {
   /** Default eu-west-1: requests signed for another region are refused, as SNS refuses them. */
   readonly region?: string;
@@ -171,7 +187,7 @@ export class FakeSnsServer {
   readonly publishes: FakeSnsPublish[] = [];
   url = "";
 
-  private readonly applications = new Set<string>();
+  private readonly applications = new Map<string, Record<string, string>>();
   private readonly byArn = new Map<string, MutableEndpoint>();
   private readonly byToken = new Map<string, MutableEndpoint>();
   private readonly failures = new Map<string, ScriptedFailure[]>();
@@ -210,9 +226,21 @@ export class FakeSnsServer {
 
   /** Registers a platform application (what `CreatePlatformApplication` would); returns its ARN. */
   createPlatformApplication(platform: SnsPlatform, name: string): string {
-    const arn = `arn:aws:sns:${this.region}:${this.accountId}:app/${platform}/${name}`;
-    this.applications.add(arn);
+    const arn = this.applicationArn(platform, name);
+    if (!this.applications.has(arn)) this.applications.set(arn, {});
     return arn;
+  }
+
+  /** Every platform application, in creation order, with the attributes it was given. */
+  platformApplications(): FakeSnsApplication[] {
+    return [...this.applications].map(([arn, attributes]) => {
+      const [, , , platform = "", name = ""] = APPLICATION_ARN.exec(arn) ?? [];
+      return { arn, platform: platform as SnsPlatform, name, attributes: { ...attributes } };
+    });
+  }
+
+  private applicationArn(platform: string, name: string): string {
+    return `arn:aws:sns:${this.region}:${this.accountId}:app/${platform}/${name}`;
   }
 
   /** Every endpoint, in creation order. */
@@ -321,6 +349,19 @@ export class FakeSnsServer {
         return resultXml(action, undefined);
       case "Publish":
         return resultXml(action, `<MessageId>${escapeXml(this.publish(params))}</MessageId>`);
+      case "CreatePlatformApplication":
+        return resultXml(
+          action,
+          `<PlatformApplicationArn>${escapeXml(this.createApplication(params))}</PlatformApplicationArn>`,
+        );
+      case "GetPlatformApplicationAttributes":
+        return resultXml(action, `<Attributes>${attributesXml(this.applicationAttributes(params))}</Attributes>`);
+      case "SetPlatformApplicationAttributes":
+        this.setApplicationAttributes(params);
+        return resultXml(action, undefined);
+      case "DeletePlatformApplication":
+        this.deleteApplication(params);
+        return resultXml(action, undefined);
       default:
         throw new SnsError("InvalidAction", 400, `Could not find operation ${action} for version ${SNS_API_VERSION}`);
     }
@@ -372,6 +413,81 @@ export class FakeSnsServer {
     if (endpoint === undefined) return;
     this.byArn.delete(arn);
     this.byToken.delete(`${endpoint.applicationArn}\n${endpoint.token}`);
+  }
+
+  /**
+   * `CreatePlatformApplication`: `Name` (letters, digits, `_`, `-`, `.`, at most 256), `Platform`, and
+   * `Attributes.entry.N.{key,value}`. SNS checks the credentials with Apple or Google before it answers;
+   * the fake checks only that the attributes SNS requires are there: `PlatformCredential` always,
+   * `PlatformPrincipal` for Apple, and with token credentials (a principal that is a key id, not a
+   * certificate) `ApplePlatformTeamID` and `ApplePlatformBundleID`. An application of the same name and
+   * platform gets the new attributes and keeps its ARN (what SNS does then is not documented).
+   * @see https://docs.aws.amazon.com/sns/latest/api/API_CreatePlatformApplication.html
+   * @see https://docs.aws.amazon.com/sns/latest/dg/sns-mobile-application-as-subscriber.html
+   */
+  private createApplication(params: Record<string, string>): string {
+    const name = params.Name;
+    if (name === undefined || name === "") throw missing("Name");
+    if (!/^[A-Za-z0-9_.-]{1,256}$/.test(name))
+      throw invalid(
+        "Invalid parameter: Name Reason: must be at most 256 letters, digits, hyphens, underscores or periods",
+      );
+    const platform = params.Platform;
+    if (platform === undefined || platform === "") throw missing("Platform");
+    if (!PLATFORMS.has(platform)) throw invalid(`Invalid parameter: Platform Reason: ${platform} is not supported`);
+    const attributes = decodeMap(params, "Attributes");
+    const credential = attributes.PlatformCredential;
+    if (credential === undefined || credential === "")
+      throw invalid("Invalid parameter: Attributes Reason: PlatformCredential attribute required.");
+    if (platform.startsWith("APNS")) {
+      const principal = attributes.PlatformPrincipal;
+      if (principal === undefined || principal === "")
+        throw invalid("Invalid parameter: Attributes Reason: PlatformPrincipal attribute required.");
+      if (!principal.includes("BEGIN CERTIFICATE"))
+        for (const required of ["ApplePlatformTeamID", "ApplePlatformBundleID"])
+          if ((attributes[required] ?? "") === "")
+            throw invalid(
+              `Invalid parameter: Attributes Reason: ${required} attribute required for token authentication.`,
+            );
+    }
+    const arn = this.applicationArn(platform, name);
+    this.applications.set(arn, { ...attributes });
+    return arn;
+  }
+
+  /** `GetPlatformApplicationAttributes`: like SNS, never the credential or the principal. */
+  private applicationAttributes(params: Record<string, string>): Record<string, string> {
+    const attributes = this.existingApplication(params);
+    const answer: Record<string, string> = { Enabled: "true" };
+    for (const [key, value] of Object.entries(attributes))
+      if (key !== "PlatformCredential" && key !== "PlatformPrincipal") answer[key] = value;
+    return answer;
+  }
+
+  /** `SetPlatformApplicationAttributes`: the given attributes replace those of the same key. */
+  private setApplicationAttributes(params: Record<string, string>): void {
+    const attributes = this.existingApplication(params);
+    Object.assign(attributes, decodeMap(params, "Attributes"));
+  }
+
+  /**
+   * `DeletePlatformApplication` deletes the application and its endpoints; an application that is not
+   * there is no error (SNS's model lists no NotFound for this action).
+   */
+  private deleteApplication(params: Record<string, string>): void {
+    const arn = params.PlatformApplicationArn;
+    if (arn === undefined || arn === "") throw missing("PlatformApplicationArn");
+    this.applications.delete(arn);
+    for (const endpoint of [...this.byArn.values()])
+      if (endpoint.applicationArn === arn) this.deleteEndpoint({ EndpointArn: endpoint.arn });
+  }
+
+  private existingApplication(params: Record<string, string>): Record<string, string> {
+    const arn = params.PlatformApplicationArn;
+    if (arn === undefined || arn === "") throw missing("PlatformApplicationArn");
+    const attributes = this.applications.get(arn);
+    if (attributes === undefined) throw new SnsError("NotFound", 404, "PlatformApplication does not exist");
+    return attributes;
   }
 
   /**
@@ -570,6 +686,23 @@ function decodeAttributes(params: Record<string, string>): Record<string, FakeSn
   return attributes;
 }
 
+/** An awsQuery map parameter, `NAME.entry.N.key` and `NAME.entry.N.value` with N from 1, as the SDK serializes it. */
+function decodeMap(params: Record<string, string>, name: string): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (let n = 1; ; n += 1) {
+    const key = params[`${name}.entry.${n}.key`];
+    if (key === undefined) break;
+    map[key] = params[`${name}.entry.${n}.value`] ?? "";
+  }
+  return map;
+}
+
+function attributesXml(attributes: Record<string, string>): string {
+  return Object.entries(attributes)
+    .map(([key, value]) => `<entry><key>${escapeXml(key)}</key><value>${escapeXml(value)}</value></entry>`)
+    .join("");
+}
+
 /** The texts SNS sends with these codes, for a {@link FakeSnsServer.failNext} without its own. */
 function defaultMessage(code: string, action: string, params: Record<string, string>, accountId: string): string {
   const resource = params.TargetArn ?? params.EndpointArn ?? params.PlatformApplicationArn ?? "*";
@@ -584,7 +717,9 @@ function defaultMessage(code: string, action: string, params: Record<string, str
     case "AuthorizationError":
       return `User: arn:aws:iam::${accountId}:user/push-gateway is not authorized to perform: SNS:${action} on resource: ${resource} because no identity-based policy allows the SNS:${action} action`;
     case "NotFound":
-      return action === "CreatePlatformEndpoint" ? "PlatformApplication does not exist" : "Endpoint does not exist";
+      return action === "CreatePlatformEndpoint" || action.includes("PlatformApplication")
+        ? "PlatformApplication does not exist"
+        : "Endpoint does not exist";
     case "PlatformApplicationDisabled":
       return "Platform application is disabled";
     default:

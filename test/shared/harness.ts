@@ -2,11 +2,12 @@ import type { Hono } from "hono";
 import type { GatewayConfig } from "../../src/config";
 import type { GatewayDeps } from "../../src/gateway/deps";
 import { createKeyring } from "../../src/gateway/keys";
-import { createApp } from "../../src/http/app";
+import { type AppOptions, createApp } from "../../src/http/app";
 import type { LogFields, LogLevel } from "../../src/log";
 import type { PushProvider } from "../../src/ports";
 import type { RegistrationStore } from "../../src/ports/store";
 import { parseGatewayConfig } from "../../src/providers/registry";
+import { MetricBatch } from "../../src/runtime/metric-batch";
 import { MemoryRegistrationStore } from "../../src/store";
 import { childElement, childElements, parseXml, textOf, type XmlElement } from "../../src/xmpp";
 import { ProgrammableProvider, programmableDirectory } from "../fakes/programmable-provider";
@@ -44,6 +45,8 @@ export interface Harness {
   readonly apns: ProgrammableProvider;
   readonly fcm: ProgrammableProvider;
   readonly logs: LogEntry[];
+  /** Every metric sample the use cases reported, labels closed. */
+  readonly metrics: MetricBatch;
   readonly clock: { now: number };
   readonly sleeps: number[];
   /** POSTs a stanza to /xmpp with the gateway token and returns the HTTP response. */
@@ -57,6 +60,8 @@ export interface HarnessOptions {
   readonly store?: RegistrationStore;
   readonly providers?: Readonly<Record<string, Partial<Record<"apns" | "fcm", PushProvider>>>>;
   readonly apnsPayloadSize?: number;
+  /** What the runtime adds to the app (a rate limiter, `GET /metrics`). */
+  readonly appOptions?: AppOptions;
 }
 
 /** The app over the memory store and programmable providers, as the app-tier tests use it. */
@@ -68,12 +73,14 @@ export function makeHarness(options: HarnessOptions = {}): Harness {
   const logs: LogEntry[] = [];
   const clock = { now: 1_750_000_000_000 };
   const sleeps: number[] = [];
+  const metrics = new MetricBatch();
   const deps: GatewayDeps = {
     config,
     store,
     providers: programmableDirectory(options.providers ?? { default: { apns, fcm } }),
     keys: createKeyring(config.serverKey ?? SERVER_KEY),
     log: { log: (level, event, fields = {}) => logs.push({ level, event, fields }) },
+    metrics,
     now: () => clock.now,
     randomBytes: counterRandom(),
     sleep: async (ms) => {
@@ -81,7 +88,7 @@ export function makeHarness(options: HarnessOptions = {}): Harness {
       clock.now += ms;
     },
   };
-  const app = createApp(deps);
+  const app = createApp(deps, options.appOptions);
   const post = async (stanza: string, headers: Record<string, string> = {}) =>
     app.request("/xmpp", {
       method: "POST",
@@ -95,6 +102,7 @@ export function makeHarness(options: HarnessOptions = {}): Harness {
     apns,
     fcm,
     logs,
+    metrics,
     clock,
     sleeps,
     post,

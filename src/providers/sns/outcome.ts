@@ -7,7 +7,7 @@ import type { SnsFailure } from "../../ports/sns";
  * @see https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors
  * @see https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html
  */
-const MISCONFIGURED = new Set([
+export const SNS_MISCONFIGURED_CODES: ReadonlySet<string> = new Set([
   "AuthorizationError",
   "AccessDenied",
   "AccessDeniedException",
@@ -28,7 +28,7 @@ const MISCONFIGURED = new Set([
 ]);
 
 /** Codes SNS uses when it sheds load; with every 5xx they are transient. */
-const TRANSIENT = new Set([
+export const SNS_TRANSIENT_CODES: ReadonlySet<string> = new Set([
   "Throttling",
   "ThrottlingException",
   "Throttled",
@@ -60,9 +60,9 @@ export function snsOutcome(failure: SnsFailure, resource: string): PushOutcome {
   if (failure.code === "EndpointDisabled") return { kind: "token-dead", reason, resource };
   if (failure.code === "InvalidParameter" && TOO_LONG.test(failure.message))
     return { kind: "payload-rejected", reason };
-  if (TRANSIENT.has(failure.code) || failure.status >= 500 || failure.status === 429)
+  if (SNS_TRANSIENT_CODES.has(failure.code) || failure.status >= 500 || failure.status === 429)
     return { kind: "retry-later", reason };
-  if (MISCONFIGURED.has(failure.code) || failure.status === 401 || failure.status === 403)
+  if (SNS_MISCONFIGURED_CODES.has(failure.code) || failure.status === 401 || failure.status === 403)
     return { kind: "misconfigured", reason };
   return { kind: "rejected", reason };
 }

@@ -97,6 +97,7 @@ const DEFAULT_TEXT = "New message";
  */
 abstract class SnsRouteProvider implements PushProvider {
   abstract readonly id: ProviderId;
+  readonly route = "sns";
 
   constructor(protected readonly options: SnsRouteOptions) {}
 

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Bridge, type BridgeOptions, type GatewayAnswer, type PostStanza, startBridge } from "../../../src/bridge";
 import type { LogFields, LogLevel } from "../../../src/log";
+import { PrometheusMetrics } from "../../../src/runtime/prometheus-metrics";
+import { bridgeMetrics } from "../../../src/runtime/serve";
 import { FakeComponentServer, type FakeConnection } from "./fake-component-server";
 
 const JID = "push.example.net";
@@ -159,6 +161,24 @@ describe("startBridge over a XEP-0114 stream", () => {
     expect(server.current).not.toBe(first);
     expect(tap.events()).toEqual(expect.arrayContaining(["bridge-disconnected", "bridge-reconnect-scheduled"]));
     expect(tap.count("bridge-online")).toBe(2);
+  });
+
+  it("reports its connection as metrics: connected, disconnected, and each reconnection (serve's /metrics)", async () => {
+    const metrics = new PrometheusMetrics({ processMetrics: false });
+    const gauge = async () => (await metrics.scrape()).body.match(/^xmpp_push_bridge_connected (\d+)$/m)?.[1];
+    const reconnects = async () =>
+      (await metrics.scrape()).body.match(/^xmpp_push_bridge_reconnects_total (\d+)$/m)?.[1];
+    const started = await start(async () => ({ status: 204, body: "" }), { observer: bridgeMetrics(metrics) });
+    await started.waitOnline(5_000);
+    expect(await gauge()).toBe("1");
+    expect(await reconnects()).toBe("0");
+
+    server.current?.socket.destroy();
+    await tap.logged("bridge-reconnect-scheduled");
+    expect(await gauge()).toBe("0");
+    expect(await reconnects()).toBe("1");
+    await tap.logged("bridge-online", 2);
+    expect(await gauge()).toBe("1");
   });
 
   it("keeps retrying, without going online, when the server refuses the handshake", async () => {
