@@ -22,19 +22,11 @@ export function snsClientFromEnv(env: AwsEnv): SnsClient {
 }
 
 /**
- * The SNS clients of the SNS route, one per region (a platform application's ARN names its region, and
- * SNS answers for it only there), built from the same variables as {@link snsClientFromEnv}.
+ * The SNS client of a region, for the SNS route, which keeps one per region (a platform application's
+ * ARN names its region, and SNS answers for it only there); the same variables as {@link snsClientFromEnv}.
  */
 export function snsClientsFromEnv(env: AwsEnv): (region: string) => SnsClient {
-  const clients = new Map<string, SnsClient>();
-  return (region) => {
-    let client = clients.get(region);
-    if (client === undefined) {
-      client = snsClientFromEnv({ ...env, AWS_REGION: region });
-      clients.set(region, client);
-    }
-    return client;
-  };
+  return (region) => snsClientFromEnv({ ...env, AWS_REGION: region });
 }
 
 /**

@@ -1,5 +1,4 @@
 import { ConfigError, optionalString, parseUrl } from "../config";
-import type { SnsClient } from "../ports/sns";
 import { createSnsRoute } from "../providers/sns/route";
 import { configSource } from "./gateway";
 import { createFetchSnsClient } from "./sns-fetch";
@@ -25,23 +24,16 @@ export default workerHandler((env) => (store, log) => {
   };
   const endpoint = optionalString(vars, "AWS_ENDPOINT_URL_SNS");
   const sessionToken = optionalString(vars, "AWS_SESSION_TOKEN");
-  const clients = new Map<string, SnsClient>();
   return createSnsRoute({
-    client: (region) => {
-      let client = clients.get(region);
-      if (client === undefined) {
-        client = createFetchSnsClient({
-          region,
-          accessKeyId: required("AWS_ACCESS_KEY_ID"),
-          secretAccessKey: required("AWS_SECRET_ACCESS_KEY"),
-          ...(sessionToken !== undefined ? { sessionToken } : {}),
-          ...(endpoint !== undefined ? { endpoint: parseUrl(endpoint, "AWS_ENDPOINT_URL_SNS") } : {}),
-          fetch: (url, init) => fetch(url, init),
-        });
-        clients.set(region, client);
-      }
-      return client;
-    },
+    client: (region) =>
+      createFetchSnsClient({
+        region,
+        accessKeyId: required("AWS_ACCESS_KEY_ID"),
+        secretAccessKey: required("AWS_SECRET_ACCESS_KEY"),
+        ...(sessionToken !== undefined ? { sessionToken } : {}),
+        ...(endpoint !== undefined ? { endpoint: parseUrl(endpoint, "AWS_ENDPOINT_URL_SNS") } : {}),
+        fetch: (url, init) => fetch(url, init),
+      }),
     ledger: store.endpoints,
     log,
   });

@@ -27,6 +27,7 @@ export const DEFAULT_ENDPOINT_USERS = 1000;
 
 /** What the SNS route is built from: the runtime's SNS client per region, the store's ledger, a log. */
 export interface SnsRouteOptions {
+  /** Makes the SNS client of a region; called once per region (the route keeps what it makes). */
   readonly client: (region: string) => SnsClient;
   readonly ledger: EndpointLedger;
   readonly log: Logger;
@@ -40,9 +41,20 @@ export interface SnsRouteOptions {
  * @see https://docs.aws.amazon.com/sns/latest/dg/sns-mobile-application-as-subscriber.html
  */
 export function createSnsRoute(options: SnsRouteOptions): SnsRouteFactory {
+  // One client per region for every provider and app of the gateway, whichever runtime made them.
+  const clients = new Map<string, SnsClient>();
+  const client = (region: string): SnsClient => {
+    let made = clients.get(region);
+    if (made === undefined) {
+      made = options.client(region);
+      clients.set(region, made);
+    }
+    return made;
+  };
+  const shared: SnsRouteOptions = { ...options, client };
   return {
-    apns: (settings) => new SnsApnsProvider(settings, options),
-    fcm: (settings) => new SnsFcmProvider(settings, options),
+    apns: (settings) => new SnsApnsProvider(settings, shared),
+    fcm: (settings) => new SnsFcmProvider(settings, shared),
   };
 }
 
