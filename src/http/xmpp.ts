@@ -1,5 +1,7 @@
 import type { GatewayDeps } from "../gateway/deps";
 import { answerStanza } from "../gateway/iq";
+import { hasBearer } from "./auth";
+import { declaresTooMuch, decodeUtf8 } from "./body";
 
 /** What `POST /xmpp` answers for one stanza's text, without HTTP. */
 export interface XmppAnswer {
@@ -26,4 +28,60 @@ export async function answerXmppText(deps: GatewayDeps, text: string): Promise<X
   if (answer.status === 200) return { status: 200, body: answer.body };
   if (answer.status === 204) return { status: 204, body: "" };
   return { status: 400, body: answer.reason };
+}
+
+/** An HTTP answer of `POST /xmpp`: status, body (empty for 204) and its content type. */
+export interface XmppHttpAnswer {
+  readonly status: 200 | 204 | 400 | 401 | 413 | 415;
+  readonly body: string;
+  readonly contentType?: string;
+  /** `WWW-Authenticate` of a 401 (RFC 6750 section 3). */
+  readonly challenge?: string;
+}
+
+const XML_TYPES = new Set(["application/xml", "text/xml", "application/xmpp+xml"]);
+const TEXT = "text/plain; charset=UTF-8";
+const XML = "application/xml; charset=utf-8";
+
+/** The media type of a `Content-Type` header, lower case, without parameters. */
+export function mediaType(header: string | null | undefined): string | undefined {
+  if (header === null || header === undefined) return undefined;
+  const semicolon = header.indexOf(";");
+  return (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
+}
+
+/** The headers of `POST /xmpp` that decide whether its body is read at all. */
+export interface XmppRequestHead {
+  readonly authorization: string | null | undefined;
+  readonly contentType: string | null | undefined;
+  readonly contentLength: string | null | undefined;
+}
+
+/**
+ * The refusal of a `POST /xmpp` before its body is read, in this order: a declared length over
+ * `MAX_BODY_BYTES` (413, before anything else so that no check costs a large upload), a missing or wrong
+ * bridge token (401), a content type that is not XML (415); `undefined` to go on (docs/protocol.md
+ * section 2). Every runtime's `/xmpp` goes through this and {@link answerXmppBody}.
+ */
+export function refuseXmppHead(deps: GatewayDeps, head: XmppRequestHead): XmppHttpAnswer | undefined {
+  const { config } = deps;
+  if (declaresTooMuch(head.contentLength, config.maxBodyBytes))
+    return { status: 413, body: "body too large", contentType: TEXT };
+  if (config.gatewayToken !== undefined && !hasBearer(head.authorization ?? undefined, config.gatewayToken))
+    return { status: 401, body: "unauthorized", contentType: TEXT, challenge: "Bearer" };
+  const type = mediaType(head.contentType);
+  if (type !== undefined && !XML_TYPES.has(type))
+    return { status: 415, body: "content type must be application/xml", contentType: TEXT };
+  return undefined;
+}
+
+/** The HTTP answer to a `POST /xmpp` body read within the cap (`undefined`: over it). */
+export async function answerXmppBody(deps: GatewayDeps, bytes: Uint8Array | undefined): Promise<XmppHttpAnswer> {
+  if (bytes === undefined) return { status: 413, body: "body too large", contentType: TEXT };
+  const text = decodeUtf8(bytes);
+  if (text === undefined) return { status: 400, body: "body is not valid UTF-8", contentType: TEXT };
+  const answer = await answerXmppText(deps, text);
+  if (answer.status === 200) return { status: 200, body: answer.body, contentType: XML };
+  if (answer.status === 204) return { status: 204, body: "" };
+  return { status: answer.status, body: answer.body, contentType: TEXT };
 }

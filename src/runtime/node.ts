@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname } from "node:path";
-import { type ServerType, serve } from "@hono/node-server";
+import { getRequestListener, type ServerType } from "@hono/node-server";
 import { ConfigError, type GatewayConfig, MIN_KEY_LENGTH } from "../config";
 import { jsonLogger, type Logger } from "../log";
 import type { RegistrationStore } from "../ports/store";
@@ -10,8 +11,10 @@ import { createSnsRoute } from "../providers/sns/route";
 import { MemoryRegistrationStore } from "../store/memory";
 import { buildGateway, configSource, type Gateway } from "./gateway";
 import { Http2Transport } from "./http2-transport";
+import { LineBuffer } from "./line-buffer";
 import { MemoryRateLimiter } from "./memory-rate-limiter";
 import { nodeClientAddress } from "./node-client-address";
+import { nodeXmppHandler } from "./node-xmpp";
 import { PrometheusMetrics } from "./prometheus-metrics";
 import { snsClientsFromEnv } from "./sns-sdk";
 import { SqliteRegistrationStore } from "./sqlite-store";
@@ -155,25 +158,28 @@ interface ListenOptions {
 function listen(gateway: Gateway, options: ListenOptions): Promise<{ server: ServerType; port: number }> {
   const { port, hostname, timeouts, maxConnections } = options;
   return new Promise((resolve, reject) => {
-    const server = serve(
+    const app = getRequestListener(gateway.app.fetch, { hostname });
+    const xmpp = nodeXmppHandler(gateway.deps);
+    const server = createServer(
       {
-        fetch: gateway.app.fetch,
-        port,
-        hostname,
-        serverOptions: {
-          headersTimeout: timeouts.headersMs,
-          requestTimeout: timeouts.requestMs,
-          keepAliveTimeout: timeouts.keepAliveMs,
-          // Node checks these timeouts on this interval (default 30 s, which would let a slow client
-          // hold its connection up to twice requestMs).
-          connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(timeouts.headersMs / 4))),
-        },
+        headersTimeout: timeouts.headersMs,
+        requestTimeout: timeouts.requestMs,
+        keepAliveTimeout: timeouts.keepAliveMs,
+        // Node checks these timeouts on this interval (default 30 s, which would let a slow client
+        // hold its connection up to twice requestMs).
+        connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(timeouts.headersMs / 4))),
       },
-      (info: AddressInfo) => {
-        server.off("error", reject);
-        resolve({ server, port: info.port });
+      // `POST /xmpp`, the route of every message, is answered without the web Request/Response layer
+      // (src/runtime/node-xmpp.ts); everything else, `/xmpp?…` included, goes to the app.
+      (request, response) => {
+        if (request.method === "POST" && request.url === "/xmpp") xmpp(request, response);
+        else void app(request, response);
       },
     );
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      resolve({ server, port: (server.address() as AddressInfo).port });
+    });
     // Set before the first connection is accepted: serve() only started listening.
     server.maxConnections = maxConnections;
     server.once("error", reject);
@@ -208,7 +214,9 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
   const hostname = options.hostname ?? address.hostname;
   const maxConnections = connectionLimit(env);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-  const log = options.log ?? jsonLogger((line) => console.log(line));
+  // One write per turn of the event loop, flushed on close and at exit (src/runtime/line-buffer.ts).
+  const lines = options.log === undefined ? new LineBuffer() : undefined;
+  const log = options.log ?? jsonLogger((line) => lines?.write(line));
   const transport = options.transport ?? new Http2Transport();
   const metrics = options.metrics ?? new PrometheusMetrics();
   let gateway: Gateway;
@@ -239,6 +247,7 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
   } catch (error) {
     await transport.close();
     await closeStore();
+    lines?.close();
     throw error;
   }
   const { server } = listening;
@@ -256,6 +265,7 @@ export async function startNodeGateway(options: NodeGatewayOptions = {}): Promis
         await closeServer(server);
         await transport.close();
         await closeStore();
+        lines?.close();
       })();
       return closing;
     },

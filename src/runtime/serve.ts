@@ -6,6 +6,7 @@ import { answerXmppText } from "../http/xmpp";
 import { jsonLogger, type Logger } from "../log";
 import type { Metrics } from "../ports/metrics";
 import type { Http2Transport } from "./http2-transport";
+import { LineBuffer } from "./line-buffer";
 import { type RunningNodeGateway, startNodeGateway } from "./node";
 
 /** Where `npm run serve` keeps its registrations unless `STORE_PATH` says otherwise. */
@@ -56,7 +57,9 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningSer
   const gatewayToken = given.GATEWAY_TOKEN?.trim() || mintSecret(webCryptoRandomBytes);
   const storePath = given.STORE_PATH?.trim() || DEFAULT_STORE_PATH;
   const env = { ...given, STORE_PATH: storePath, GATEWAY_TOKEN: gatewayToken };
-  const log = options.log ?? jsonLogger((line) => console.log(line));
+  // One write per turn of the event loop, flushed on close and at exit (src/runtime/line-buffer.ts).
+  const lines = options.log === undefined ? new LineBuffer() : undefined;
+  const log = options.log ?? jsonLogger((line) => lines?.write(line));
   const component = parseComponentConfig(env);
   const gateway = await startNodeGateway({
     env,
@@ -66,6 +69,7 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningSer
   });
   if (gateway.gateway.deps.config.pushJid !== component.pushJid.toLowerCase()) {
     await gateway.close();
+    lines?.close();
     throw new ConfigError("PUSH_JID", "differs between the gateway and the component");
   }
   const bridge = startBridge({
@@ -82,6 +86,7 @@ export async function startServe(options: ServeOptions = {}): Promise<RunningSer
       closing ??= (async () => {
         await bridge.stop();
         await gateway.close();
+        lines?.close();
       })();
       return closing;
     },

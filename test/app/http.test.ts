@@ -120,6 +120,49 @@ describe("POST /xmpp (docs/protocol.md 2)", () => {
     expect((await h.post(big)).status).toBe(413);
   });
 
+  it("answers 413 to a declared length over the limit before the token is checked", async () => {
+    const h = makeHarness();
+    const response = await h.app.request("/xmpp", {
+      method: "POST",
+      headers: { "content-type": "application/xml", "content-length": String(64 * 1024 + 1) },
+      body: PING,
+    });
+    expect(response.status).toBe(413);
+  });
+
+  it("reads a streamed body only up to the limit", async () => {
+    const h = makeHarness();
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 1;
+        controller.enqueue(new TextEncoder().encode(`<x>${"y".repeat(4096)}</x>`));
+      },
+    });
+    const response = await h.app.request("/xmpp", {
+      method: "POST",
+      headers: { authorization: `Bearer ${GATEWAY_TOKEN}`, "content-type": "application/xml" },
+      body: endless,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    // 64 KiB in chunks of 4 KiB and a bit: the read stopped at the first chunk past the limit.
+    expect(pulled).toBeLessThanOrEqual(18);
+  });
+
+  it("answers 413 to an over-long REST body, declared or streamed", async () => {
+    const h = makeHarness({
+      env: { REST_API_KEYS: JSON.stringify({ default: "rest-key-0123456789abcdef0123456789" }) },
+    });
+    const big = JSON.stringify({ provider: "apns", token: "a".repeat(70 * 1024) });
+    const headers = { authorization: "Bearer rest-key-0123456789abcdef0123456789", "content-type": "application/json" };
+    expect((await h.app.request("/v1/registrations", { method: "POST", headers, body: big })).status).toBe(413);
+    const declared = { ...headers, "content-length": String(big.length) };
+    expect((await h.app.request("/v1/registrations", { method: "POST", headers: declared, body: big })).status).toBe(
+      413,
+    );
+  });
+
   it("answers bad-request to an IQ get/set without exactly one child, without id, or of an unknown type", async () => {
     const h = makeHarness();
     for (const stanza of [
