@@ -89,13 +89,23 @@ export function mintSessionId(randomBytes: (n: number) => Uint8Array): string {
   return base64Url(randomBytes(9));
 }
 
+const UTF8 = new TextEncoder();
+
 /**
  * Compares two secrets in time that depends only on their lengths, on Workers and Node alike
  * (no `crypto.timingSafeEqual` on Workers without nodejs_compat).
  */
 export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
-  const left = typeof a === "string" ? new TextEncoder().encode(a) : a;
-  const right = typeof b === "string" ? new TextEncoder().encode(b) : b;
+  // Two strings are compared by UTF-16 code unit, without encoding them (this runs on every /xmpp request).
+  if (typeof a === "string" && typeof b === "string") {
+    let difference = a.length ^ b.length;
+    const length = Math.max(a.length, b.length);
+    for (let i = 0; i < length; i++)
+      difference |= (i < a.length ? a.charCodeAt(i) : 0) ^ (i < b.length ? b.charCodeAt(i) : 0);
+    return difference === 0;
+  }
+  const left = typeof a === "string" ? UTF8.encode(a) : a;
+  const right = typeof b === "string" ? UTF8.encode(b) : b;
   let difference = left.length ^ right.length;
   const length = Math.max(left.length, right.length);
   for (let i = 0; i < length; i++) difference |= (left[i] ?? 0) ^ (right[i] ?? 0);

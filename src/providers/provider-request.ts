@@ -25,6 +25,11 @@ export interface ProviderRequestInit {
   readonly body: string;
 }
 
+/* Made only when the request timed out, not on every request. */
+function timedOut(timeoutMs: number): RetryLaterOutcome {
+  return { kind: "retry-later", reason: `no answer within ${timeoutMs} ms` };
+}
+
 function describeFailure(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
@@ -44,7 +49,6 @@ export async function requestWithDeadline(
   remainingMs: number,
 ): Promise<ProviderExchange> {
   const timeoutMs = Math.max(1, Math.min(remainingMs, PROVIDER_REQUEST_TIMEOUT_MS));
-  const timedOut: RetryLaterOutcome = { kind: "retry-later", reason: `no answer within ${timeoutMs} ms` };
   // A transport that enforces the deadline itself (Http2Transport: one timer for all its requests)
   // needs no AbortController, timer and race of its own per request.
   if (transport.enforcesTimeout === true) {
@@ -53,7 +57,7 @@ export async function requestWithDeadline(
       const body = await response.text();
       return { ok: true, response: { status: response.status, headers: response.headers, body } };
     } catch (error) {
-      if (error instanceof Error && error.name === "TimeoutError") return { ok: false, outcome: timedOut };
+      if (error instanceof Error && error.name === "TimeoutError") return { ok: false, outcome: timedOut(timeoutMs) };
       return { ok: false, outcome: { kind: "retry-later", reason: `network error: ${describeFailure(error)}` } };
     }
   }
@@ -73,10 +77,10 @@ export async function requestWithDeadline(
   exchange.catch(() => undefined);
   try {
     const result = await Promise.race([exchange, deadline]);
-    if (result === "timeout") return { ok: false, outcome: timedOut };
+    if (result === "timeout") return { ok: false, outcome: timedOut(timeoutMs) };
     return { ok: true, response: result };
   } catch (error) {
-    if (controller.signal.aborted) return { ok: false, outcome: timedOut };
+    if (controller.signal.aborted) return { ok: false, outcome: timedOut(timeoutMs) };
     return { ok: false, outcome: { kind: "retry-later", reason: `network error: ${describeFailure(error)}` } };
   } finally {
     if (timer !== undefined) clearTimeout(timer);

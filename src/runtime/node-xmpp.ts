@@ -2,42 +2,67 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GatewayDeps } from "../gateway/deps";
 import { answerXmppBody, refuseXmppHead, type XmppHttpAnswer } from "../http/xmpp";
 
+/** One body being read: what the listeners below find through the request they are called on. */
+interface BodyRead {
+  readonly max: number;
+  readonly chunks: Buffer[];
+  size: number;
+  resolve(bytes: Uint8Array | undefined): void;
+  reject(error: Error): void;
+}
+
+const READ = Symbol("xmpp body read");
+type Reading = IncomingMessage & { [READ]?: BodyRead };
+
+/* The listeners are module functions, the same on every request (no closure per request), that find their
+ * read through `this`, the request they were added to. */
+function onData(this: Reading, chunk: Buffer): void {
+  const read = this[READ];
+  if (read === undefined) return;
+  read.size += chunk.byteLength;
+  if (read.size > read.max) {
+    stopReading(this);
+    this.pause();
+    read.resolve(undefined);
+    return;
+  }
+  read.chunks.push(chunk);
+}
+
+function onEnd(this: Reading): void {
+  const read = this[READ];
+  if (read === undefined) return;
+  stopReading(this);
+  read.resolve(read.chunks.length === 1 ? (read.chunks[0] as Buffer) : Buffer.concat(read.chunks, read.size));
+}
+
+function onError(this: Reading, error: Error): void {
+  const read = this[READ];
+  stopReading(this);
+  read?.reject(error);
+}
+
+function onClose(this: Reading): void {
+  const read = this[READ];
+  stopReading(this);
+  read?.reject(new Error("request closed before its body was read"));
+}
+
+function stopReading(request: Reading): void {
+  request[READ] = undefined;
+  request.off("data", onData);
+  request.off("end", onEnd);
+  request.off("error", onError);
+  request.off("close", onClose);
+}
+
 /**
  * The body of a Node request within `max` bytes, or `undefined` past it (the read stops there: the
  * connection is closed after the answer, so the rest is never taken in).
  */
-function readNodeBody(request: IncomingMessage, max: number): Promise<Uint8Array | undefined> {
+function readNodeBody(request: Reading, max: number): Promise<Uint8Array | undefined> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > max) {
-        done();
-        request.pause();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      done();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error) => {
-      done();
-      reject(error);
-    };
-    const onClose = () => {
-      done();
-      reject(new Error("request closed before its body was read"));
-    };
-    const done = () => {
-      request.off("data", onData);
-      request.off("end", onEnd);
-      request.off("error", onError);
-      request.off("close", onClose);
-    };
+    request[READ] = { max, chunks: [], size: 0, resolve, reject };
     request.on("data", onData);
     request.on("end", onEnd);
     request.on("error", onError);
