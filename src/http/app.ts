@@ -7,7 +7,7 @@ import { bearerToken, hasBearer } from "./auth";
 import { declaresTooMuch, decodeUtf8, readCappedBody } from "./body";
 import { type ClientAddress, type RateLimiter, rateLimit } from "./rate-limit";
 import { parseRestRegistration, registerOverRest, restCredentialApp, unregisterOverRest } from "./rest";
-import { answerXmppBody, refuseXmppHead, type XmppHttpAnswer } from "./xmpp";
+import { answerXmppRequest } from "./xmpp";
 
 const VERSION = "0.1.0";
 
@@ -15,14 +15,6 @@ const VERSION = "0.1.0";
 async function readUtf8(request: Request, max: number): Promise<string | null | undefined> {
   const bytes = await readCappedBody(request, max);
   return bytes === undefined ? undefined : (decodeUtf8(bytes) ?? null);
-}
-
-/** A `POST /xmpp` answer as a Response (the Node entry writes the same answers without one). */
-function xmppResponse(c: Context, answer: XmppHttpAnswer): Response {
-  if (answer.status === 204) return c.body(null, 204);
-  const headers: Record<string, string> = { "content-type": answer.contentType ?? "text/plain; charset=UTF-8" };
-  if (answer.challenge !== undefined) headers["www-authenticate"] = answer.challenge;
-  return c.body(answer.body, answer.status, headers);
 }
 
 async function readJson(request: Request, max: number): Promise<Result<unknown, "not JSON" | "too large">> {
@@ -107,15 +99,7 @@ export function createApp(deps: GatewayDeps, options: AppOptions = {}): Hono {
     await next();
   };
 
-  app.post("/xmpp", async (c) => {
-    const refused = refuseXmppHead(deps, {
-      authorization: c.req.header("authorization"),
-      contentType: c.req.header("content-type"),
-      contentLength: c.req.header("content-length"),
-    });
-    if (refused !== undefined) return xmppResponse(c, refused);
-    return xmppResponse(c, await answerXmppBody(depsOf(c), await readCappedBody(c.req.raw, max)));
-  });
+  app.post("/xmpp", (c) => answerXmppRequest(depsOf(c), c.req.raw));
 
   const restEnabled = config.restKeys.size > 0;
 

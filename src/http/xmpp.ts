@@ -1,7 +1,7 @@
 import type { GatewayDeps } from "../gateway/deps";
 import { answerStanza } from "../gateway/iq";
 import { hasBearer } from "./auth";
-import { declaresTooMuch, decodeUtf8 } from "./body";
+import { declaresTooMuch, decodeUtf8, readCappedBody } from "./body";
 
 /** What `POST /xmpp` answers for one stanza's text, without HTTP. */
 export interface XmppAnswer {
@@ -84,4 +84,43 @@ export async function answerXmppBody(deps: GatewayDeps, bytes: Uint8Array | unde
   if (answer.status === 200) return { status: 200, body: answer.body, contentType: XML };
   if (answer.status === 204) return { status: 204, body: "" };
   return { status: answer.status, body: answer.body, contentType: TEXT };
+}
+
+/** An answer of {@link answerXmppBody} or {@link refuseXmppHead} as a web Response. */
+export function xmppResponse(answer: XmppHttpAnswer | { readonly status: 500; readonly body: string }): Response {
+  if (answer.status === 204) return new Response(null, { status: 204 });
+  const headers: Record<string, string> = {
+    "content-type": ("contentType" in answer && answer.contentType) || TEXT,
+  };
+  if ("challenge" in answer && answer.challenge !== undefined) headers["www-authenticate"] = answer.challenge;
+  return new Response(answer.body, { status: answer.status, headers });
+}
+
+/**
+ * `POST /xmpp` on a web `Request`, start to end: {@link refuseXmppHead}, the body read under the limit,
+ * {@link answerXmppBody}, and a fault answered `500` and logged as `unhandled`, as the app's `onError`
+ * does. The app's route is this function, and the Worker calls it straight for `POST /xmpp` (the route
+ * of every message) without the router.
+ */
+export async function answerXmppRequest(deps: GatewayDeps, request: Request): Promise<Response> {
+  try {
+    const refused = refuseXmppHead(deps, {
+      authorization: request.headers.get("authorization"),
+      contentType: request.headers.get("content-type"),
+      contentLength: request.headers.get("content-length"),
+    });
+    if (refused !== undefined) return xmppResponse(refused);
+    return xmppResponse(await answerXmppBody(deps, await readCappedBody(request, deps.config.maxBodyBytes)));
+  } catch (error) {
+    deps.log.log("error", "unhandled", { error: String(error).slice(0, 300) });
+    return xmppResponse({ status: 500, body: "internal error" });
+  }
+}
+
+/** Whether a request URL's path is exactly `/xmpp` (no query): the one route a runtime may answer itself. */
+export function isXmppUrl(url: string): boolean {
+  const scheme = url.indexOf("://");
+  if (scheme < 0) return false;
+  const path = url.indexOf("/", scheme + 3);
+  return path >= 0 && url.length - path === 5 && url.endsWith("/xmpp");
 }

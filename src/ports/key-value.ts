@@ -11,6 +11,18 @@ export interface KvPutOptions {
  */
 export interface KvLike {
   get(key: string, type: "text"): Promise<string | null>;
+  /**
+   * Several keys in one read, when the namespace can (Workers KV's `get(keys, "text")`, at most 100
+   * keys); without it the store reads them one `get` each.
+   * @see https://developers.cloudflare.com/kv/api/read-key-value-pairs/
+   */
+  getMany?(keys: readonly string[]): Promise<ReadonlyMap<string, string | null>>;
   put(key: string, value: string, options?: KvPutOptions): Promise<void>;
   delete(key: string): Promise<void>;
+}
+
+/** A namespace with Workers KV's bulk read: `get` of an array of keys gives a map of their values. */
+export interface KvBulkReadable extends KvLike {
+  get(key: string, type: "text"): Promise<string | null>;
+  get(keys: string[], type: "text"): Promise<Map<string, string | null>>;
 }

@@ -25,6 +25,10 @@ export interface ProviderRequestInit {
   readonly body: string;
 }
 
+function isTimeout(error: unknown): boolean {
+  return typeof error === "object" && error !== null && (error as { name?: unknown }).name === "TimeoutError";
+}
+
 /* Made only when the request timed out, not on every request. */
 function timedOut(timeoutMs: number): RetryLaterOutcome {
   return { kind: "retry-later", reason: `no answer within ${timeoutMs} ms` };
@@ -57,7 +61,8 @@ export async function requestWithDeadline(
       const body = await response.text();
       return { ok: true, response: { status: response.status, headers: response.headers, body } };
     } catch (error) {
-      if (error instanceof Error && error.name === "TimeoutError") return { ok: false, outcome: timedOut(timeoutMs) };
+      // By name: Node's transport throws an Error, Workers' AbortSignal.timeout a DOMException.
+      if (isTimeout(error)) return { ok: false, outcome: timedOut(timeoutMs) };
       return { ok: false, outcome: { kind: "retry-later", reason: `network error: ${describeFailure(error)}` } };
     }
   }

@@ -1,9 +1,10 @@
 import { ConfigError } from "../config";
 import type { Result } from "../domain/result";
+import { answerXmppRequest, isXmppUrl } from "../http/xmpp";
 import { jsonLogger } from "../log";
-import type { HttpTransport } from "../ports/transport";
+import type { HttpTransport, HttpTransportRequest } from "../ports/transport";
 import { MemoryCredentialCache, SharedCredentialCache } from "../providers";
-import { KvRegistrationStore } from "../store/kv";
+import { KvRegistrationStore, withBulkReads } from "../store/kv";
 import { analyticsEngineDataPoint } from "./analytics-engine";
 import { buildGateway, buildOnce, configSource, type Gateway, type RuntimeParts } from "./gateway";
 import { MetricBatch, type MetricSample } from "./metric-batch";
@@ -14,8 +15,25 @@ export { RegistrationIndex } from "./registration-index";
 
 const log = jsonLogger((line) => console.log(line));
 
-/** Workers' `fetch` as the providers' transport (HTTP/1.1 or HTTP/2 as Cloudflare's edge negotiates). */
-const fetchTransport: HttpTransport = (url, init) => fetch(url, init);
+/**
+ * Workers' `fetch` as the providers' transport (HTTP/1.1 or HTTP/2 as Cloudflare's edge negotiates). It
+ * enforces `timeoutMs` with `AbortSignal.timeout`, which also cuts a body still being read, so a
+ * provider request needs no AbortController, timer and race of its own (`requestWithDeadline`).
+ * @see https://developers.cloudflare.com/workers/runtime-apis/web-standards/#abortsignaltimeout
+ */
+export const fetchTransport: HttpTransport = Object.assign(
+  (url: string, init: HttpTransportRequest) => {
+    const { timeoutMs, signal } = init;
+    const deadline = timeoutMs === undefined ? undefined : AbortSignal.timeout(Math.max(1, timeoutMs));
+    return fetch(url, {
+      method: init.method,
+      headers: init.headers,
+      body: init.body,
+      signal: deadline === undefined ? signal : signal === undefined ? deadline : AbortSignal.any([signal, deadline]),
+    });
+  },
+  { enforcesTimeout: true as const },
+);
 
 /** The SNS route of an entry that offers it, from the Worker's environment (see worker-sns.ts). */
 export type WorkerSnsRoute = (env: Env) => RuntimeParts["sns"];
@@ -53,7 +71,7 @@ async function build(env: Env, sns: WorkerSnsRoute | undefined, metrics: WorkerM
       const namespace = env.REGISTRATION_INDEX;
       if (namespace === undefined)
         throw new ConfigError("REGISTRATION_INDEX", "Durable Object binding is missing (see wrangler.toml)");
-      return new KvRegistrationStore(kv, {
+      return new KvRegistrationStore(withBulkReads(kv), {
         index: new DurableObjectOwnerIndex(namespace),
         endpoints: new DurableObjectEndpointLedger(namespace),
         tombstoneTtlSeconds: config.limits.tombstoneTtlSeconds,
@@ -92,6 +110,9 @@ export function workerHandler(sns?: WorkerSnsRoute): ExportedHandler<Env> {
       const requestMetrics = new MetricBatch();
       metrics.requests.set(request, requestMetrics);
       try {
+        // POST /xmpp, the route of every message, without the router (the app's route is the same function).
+        if (request.method === "POST" && isXmppUrl(request.url))
+          return await answerXmppRequest({ ...result.value.deps, metrics: requestMetrics }, request);
         return await result.value.app.fetch(request, env, ctx);
       } finally {
         writeDataPoint(env.METRICS, [...metrics.isolate.drain(), ...requestMetrics.drain()]);

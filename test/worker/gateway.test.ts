@@ -1,7 +1,8 @@
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DurableObjectOwnerIndex } from "../../src/runtime/registration-index";
 import { KvRegistrationStore } from "../../src/store";
+import { withBulkReads } from "../../src/store/kv";
 import {
   errorOf,
   formField,
@@ -15,7 +16,7 @@ import {
 /** The gateway over KV and the Durable Object index, as the Worker builds it (fresh prefix per harness). */
 function kvHarness(env_: Record<string, unknown> = {}) {
   const prefix = `${crypto.randomUUID()}/`;
-  const store = new KvRegistrationStore(env.REGISTRATIONS, {
+  const store = new KvRegistrationStore(withBulkReads(env.REGISTRATIONS), {
     index: new DurableObjectOwnerIndex(env.REGISTRATION_INDEX, prefix),
     keyPrefix: prefix,
   });
@@ -121,5 +122,35 @@ describe("the Worker's fetch handler", () => {
 
   it("answers 400 to malformed XML", async () => {
     expect((await post("<iq")).status).toBe(400);
+  });
+});
+
+describe("the Worker's provider transport", () => {
+  it("aborts a request whose timeoutMs passed with workerd's TimeoutError, which requestWithDeadline turns into retry-later", async () => {
+    const { fetchTransport } = await import("../../src/runtime/worker");
+    const { requestWithDeadline } = await import("../../src/providers/provider-request");
+    expect(fetchTransport.enforcesTimeout).toBe(true);
+    // A provider that never answers: the request ends only when the transport's own signal aborts it.
+    const hanging = vi.spyOn(globalThis, "fetch").mockImplementation(
+      (_url, init) =>
+        new Promise((_resolve, reject) => {
+          const signal = init?.signal;
+          signal?.addEventListener("abort", () => reject(signal.reason));
+        }),
+    );
+    try {
+      const started = Date.now();
+      const exchange = await requestWithDeadline(
+        fetchTransport,
+        "https://api.push.apple.com/3/device/x",
+        { method: "POST", headers: {}, body: "{}" },
+        50,
+      );
+      expect(exchange).toEqual({ ok: false, outcome: { kind: "retry-later", reason: "no answer within 50 ms" } });
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(hanging).toHaveBeenCalledTimes(1);
+    } finally {
+      hanging.mockRestore();
+    }
   });
 });

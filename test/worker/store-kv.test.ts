@@ -3,13 +3,14 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { DurableObjectEndpointLedger, DurableObjectOwnerIndex } from "../../src/runtime/registration-index";
 import { KvRegistrationStore } from "../../src/store";
+import { withBulkReads } from "../../src/store/kv";
 import { describeKvEventualConsistency } from "../shared/delayed-kv";
 import { describeStoreContract, sampleRegistration, seed } from "../shared/store-contract";
 
 /** KV with the Durable Object index and ledger, as the Worker builds it; a fresh prefix makes a fresh store. */
-function kvStore(options: { tombstoneTtlSeconds?: number; prefix?: string } = {}): KvRegistrationStore {
-  const { prefix = `${crypto.randomUUID()}/`, ...rest } = options;
-  return new KvRegistrationStore(env.REGISTRATIONS, {
+function kvStore(options: { tombstoneTtlSeconds?: number; prefix?: string; bulk?: boolean } = {}): KvRegistrationStore {
+  const { prefix = `${crypto.randomUUID()}/`, bulk = true, ...rest } = options;
+  return new KvRegistrationStore(bulk ? withBulkReads(env.REGISTRATIONS) : env.REGISTRATIONS, {
     index: new DurableObjectOwnerIndex(env.REGISTRATION_INDEX, prefix),
     endpoints: new DurableObjectEndpointLedger(env.REGISTRATION_INDEX, prefix),
     keyPrefix: prefix,
@@ -18,8 +19,15 @@ function kvStore(options: { tombstoneTtlSeconds?: number; prefix?: string } = {}
 }
 
 describeStoreContract(
-  "Workers KV with the Durable Object index",
+  "Workers KV with the Durable Object index, bulk reads (as the Worker builds it)",
   ({ tombstoneTtlSeconds }) => kvStore({ tombstoneTtlSeconds }),
+  {
+    expiresOnInjectedClock: false,
+  },
+);
+describeStoreContract(
+  "Workers KV with the Durable Object index, one get per key",
+  ({ tombstoneTtlSeconds }) => kvStore({ tombstoneTtlSeconds, bulk: false }),
   {
     expiresOnInjectedClock: false,
   },
@@ -74,6 +82,9 @@ describe("Workers KV registration store in workerd", () => {
   ])("reads %s under reg: as absent", async (_name, value) => {
     await env.REGISTRATIONS.put("reg:corrupt-node", value);
     expect(await new KvRegistrationStore(env.REGISTRATIONS).get("corrupt-node")).toEqual({ kind: "absent" });
+    expect(await new KvRegistrationStore(withBulkReads(env.REGISTRATIONS)).get("corrupt-node")).toEqual({
+      kind: "absent",
+    });
   });
 });
 
