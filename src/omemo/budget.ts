@@ -58,7 +58,8 @@ export function fitPushPlaintext(plaintext: PushPlaintext, maxSize: number): Res
   const smaller = withoutOmemo(plaintext);
   if (fits(smaller)) return success(smaller);
   const codePoints = Array.from(smaller.message ?? "");
-  const trimmed = (kept: number): PushPlaintext => ({ ...smaller, message: codePoints.slice(0, kept).join("") });
+  const trimmed = (kept: number): PushPlaintext =>
+    Object.assign({}, smaller, { message: codePoints.slice(0, kept).join("") });
   const smallest = smaller.message === undefined ? smaller : trimmed(0);
   if (!fits(smallest)) {
     const smallestSize = sealedLengthOf(smallest);

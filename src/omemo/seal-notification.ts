@@ -28,5 +28,5 @@ export async function sealPushNotification(
   const fitted = options.maxSize === undefined ? success(plaintext) : fitPushPlaintext(plaintext, options.maxSize);
   if (!fitted.ok) return failure(fitted.error);
   const sealed = await sealPayload(serializePushPlaintext(fitted.value), key, options);
-  return success({ ...sealed, plaintext: fitted.value, voip: fitted.value.type === "call" });
+  return success(Object.assign({}, sealed, { plaintext: fitted.value, voip: fitted.value.type === "call" }));
 }

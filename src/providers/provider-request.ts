@@ -75,7 +75,7 @@ export async function requestWithDeadline(
     }, timeoutMs);
   });
   const exchange = (async (): Promise<ProviderResponse> => {
-    const response = await transport(url, { ...init, signal: controller.signal });
+    const response = await transport(url, Object.assign({}, init, { signal: controller.signal }));
     const body = await response.text();
     return { status: response.status, headers: response.headers, body };
   })();

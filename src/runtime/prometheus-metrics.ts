@@ -42,7 +42,7 @@ export class PrometheusMetrics implements Metrics, MetricsExposition {
           ? new Counter(common)
           : definition.kind === "gauge"
             ? new Gauge(common)
-            : new Histogram({ ...common, buckets: [...definition.buckets] });
+            : new Histogram(Object.assign({}, common, { buckets: [...definition.buckets] }));
       this.#instruments.set(key, instrument);
     }
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });

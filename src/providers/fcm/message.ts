@@ -145,10 +145,12 @@ export async function buildFcmPush(
   options: Pick<FcmMessageOptions, "withoutEncrypted"> = {},
 ): Promise<FcmMessage> {
   const addressing = await fcmAddressing(registration);
-  return buildFcmMessage(registration.token, addressing, notification, {
-    ...options,
-    addressOnly: carriesAddressOnly(registration),
-  });
+  return buildFcmMessage(
+    registration.token,
+    addressing,
+    notification,
+    Object.assign({}, options, { addressOnly: carriesAddressOnly(registration) }),
+  );
 }
 
 /** The bytes FCM counts against {@link FCM_DATA_LIMIT}, measured as the data's JSON (an upper bound). */
