@@ -55,3 +55,23 @@ describe("LineBuffer", () => {
     expect(ran.stdout).toBe('{"event":"one"}\n{"event":"two"}\n');
   });
 });
+
+describe("LineBuffer when the process crashes", () => {
+  it("still writes the lines gathered before an uncaught exception", () => {
+    const script = `
+      import { LineBuffer } from "./src/runtime/line-buffer.ts";
+      const buffer = new LineBuffer();
+      buffer.write('{"event":"before"}');
+      setTimeout(() => {
+        buffer.write('{"event":"last"}');
+        throw new Error("boom");
+      }, 1);
+    `;
+    const ran = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+    });
+    expect(ran.status).toBe(1);
+    expect(ran.stderr).toContain("boom");
+    expect(ran.stdout).toBe('{"event":"before"}\n{"event":"last"}\n');
+  });
+});
