@@ -44,7 +44,7 @@ const TEXT = "text/plain; charset=UTF-8";
 const XML = "application/xml; charset=utf-8";
 
 /** The media type of a `Content-Type` header, lower case, without parameters. */
-export function mediaType(header: string | null | undefined): string | undefined {
+function mediaType(header: string | null | undefined): string | undefined {
   if (header === null || header === undefined) return undefined;
   const semicolon = header.indexOf(";");
   return (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
