@@ -1,4 +1,5 @@
 import { Agent, request } from "node:http";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type RunningNodeGateway, startNodeGateway } from "../../../src/runtime/node";
 
@@ -66,22 +67,39 @@ describe("a publish on the Node entry", () => {
   });
 
   it("writes the log lines of publishes answered together in one write", async () => {
-    const agent = new Agent({ keepAlive: true, maxSockets: 20 });
+    // Twenty publishes pipelined in one TCP write: Node parses them in one read, so they are answered in
+    // the same turn of the event loop, whatever the machine's load.
+    const requests = Array.from({ length: 20 }, (_, i) => {
+      const body = publish(i);
+      return (
+        `POST /xmpp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+        `Content-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      );
+    }).join("");
     const write = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     try {
-      // Warm the connections first so that the 20 publishes arrive together.
-      await Promise.all(Array.from({ length: 20 }, () => post(agent, "/health", "", "GET")));
-      await new Promise((resolve) => setImmediate(resolve));
-      write.mockClear();
-      await Promise.all(Array.from({ length: 20 }, (_, i) => post(agent, "/xmpp", publish(i))));
+      const answers = await new Promise<string>((resolve, reject) => {
+        const socket = connect(running.port, "127.0.0.1");
+        let received = "";
+        socket.setEncoding("utf8");
+        socket.on("data", (chunk: string) => {
+          received += chunk;
+          if ((received.match(/HTTP\/1\.1 200/g) ?? []).length === 20) {
+            socket.end();
+            resolve(received);
+          }
+        });
+        socket.on("error", reject);
+        socket.write(requests);
+      });
+      expect(answers.match(/type='error'/g)).toHaveLength(20);
       await new Promise((resolve) => setImmediate(resolve));
       const lines = write.mock.calls.map(([text]) => String(text)).join("");
       expect(lines.split("\n").filter((line) => line.includes('"event":"publish"'))).toHaveLength(20);
-      // One write per turn of the event loop: far fewer writes than lines.
-      expect(write.mock.calls.length).toBeLessThanOrEqual(10);
+      // One write per turn of the event loop: the twenty lines in one or two writes, not twenty.
+      expect(write.mock.calls.length).toBeLessThanOrEqual(2);
     } finally {
       write.mockRestore();
-      agent.destroy();
     }
   });
 });
