@@ -180,7 +180,7 @@ function listen(gateway: Gateway, options: ListenOptions): Promise<{ server: Ser
       server.off("error", reject);
       resolve({ server, port: (server.address() as AddressInfo).port });
     });
-    // Set before the first connection is accepted: serve() only started listening.
+    // Set before the first connection is accepted: listen() has only started.
     server.maxConnections = maxConnections;
     server.once("error", reject);
   });

@@ -108,12 +108,13 @@ export function workerHandler(sns?: WorkerSnsRoute): ExportedHandler<Env> {
       const result = await gateway();
       if (!result.ok) return new Response(`${result.error.message}\n`, { status: 500 });
       const requestMetrics = new MetricBatch();
-      metrics.requests.set(request, requestMetrics);
       try {
         // POST /xmpp, the route of every message, without the router (the app's route is the same function).
         if (request.method === "POST" && isXmppUrl(request.url))
           // Object.assign rather than `{ ...deps, metrics }`, which costs V8 a microsecond per key after the spread.
           return await answerXmppRequest(Object.assign({}, result.value.deps, { metrics: requestMetrics }), request);
+        // The app's routes find this request's metrics through `requestMetrics` (see build).
+        metrics.requests.set(request, requestMetrics);
         return await result.value.app.fetch(request, env, ctx);
       } finally {
         writeDataPoint(env.METRICS, [...metrics.isolate.drain(), ...requestMetrics.drain()]);
